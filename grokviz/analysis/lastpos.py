@@ -2,99 +2,89 @@
 
 In a 1-layer model the query at position 2 is the same for every input, so the attention
 pattern there depends on (a, b) only through two score tables, and ``resid_mid`` is a
-per-input mix of value→output table rows (see :mod:`grokviz.core.fastpath`). Every *linear*
-read-out of ``resid_mid`` (``W_in``, ``W_U``) is therefore a mix of the tables pushed through
-that read-out: ``pre`` costs p²·heads·d_mlp multiply-adds instead of p²·d_model·d_mlp.
-Mathematically the hooked forward at the last position (tested against ``run_with_cache``).
+per-input mix of value→output table rows (:mod:`grokviz.core.fastpath`); the MLP and the
+unembedding then run at that one position. The functions take a model or a bare state dict
+(:class:`grokviz.core.weights.Weights`), so the progress measures never build a module per
+checkpoint. Mathematically the hooked forward at the last position (tested against
+``run_with_cache``).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
+
+from grokviz.core.fastpath import InputLayout, AttentionMix, attention_tables
+from grokviz.core.weights import Weights
 
 GRID_OUTPUTS = ("pattern", "resid_mid", "pre", "post", "direct_logits", "logits")
 
 
-def _tables(model):
-    cfg = model.cfg
-    p = cfg.p
-    attn = model.blocks[0].attn
-    W_E, W_pos = model.embed.W_E, model.pos_embed.W_pos
-    resid_a = W_E[:p] + W_pos[0]
-    resid_b = W_E[:p] + W_pos[1]
-    resid_eq = W_E[p] + W_pos[2]
-    query = torch.einsum("d,hde->he", resid_eq, attn.W_Q) + attn.b_Q
-    key_direction = torch.einsum("hde,he->dh", attn.W_K, query) / attn.attn_scale
-    key_offset = (attn.b_K * query).sum(-1) / attn.attn_scale
-    score_a = resid_a @ key_direction + key_offset  # [p, heads]
-    score_b = resid_b @ key_direction + key_offset
-    score_eq = resid_eq @ key_direction + key_offset  # [heads]
-    heads = score_a.shape[1]
+def _pattern(score_a: torch.Tensor, score_b: torch.Tensor, score_eq: torch.Tensor) -> torch.Tensor:
+    """Softmax over the 3 key positions for every (a, b): [a, b, head, key_pos]."""
+    p, heads = score_a.shape
     scores = torch.stack([score_a[:, None, :].expand(p, p, heads), score_b[None, :, :].expand(p, p, heads),
-                          score_eq.expand(p, p, heads)], dim=-1)
-    pattern = torch.softmax(scores, dim=-1)  # [a, b, head, key_pos]
-    resid_all = torch.stack([resid_a, resid_b, resid_eq.expand(p, -1)])
-    values = torch.einsum("jtd,hde->jthe", resid_all, attn.W_V) + attn.b_V
-    value_out = torch.einsum("jthe,hed->jthd", values, attn.W_O)  # [3, p, heads, d_model]
-    base = resid_eq + attn.b_O
-    return pattern, value_out, base
+                          score_eq.expand(p, p, heads)])  # [key_pos, a, b, head]: long inner runs
+    weights = scores.sub_(scores.amax(0, keepdim=True)).exp_()
+    weights.div_(weights.sum(0, keepdim=True))
+    return weights.permute(1, 2, 3, 0)
 
 
-def _mix(pattern, table_a, table_b, table_eq, const):
-    """out[a, b] = const + Σ_h pattern[a,b,h,0]·table_a[a,h] + pattern[a,b,h,1]·table_b[b,h] + pattern[a,b,h,2]·table_eq[h].
+@lru_cache(maxsize=4)
+def full_layout(p: int) -> InputLayout:
+    """All p² inputs in row order a·p + b."""
+    return InputLayout.from_rows(torch.arange(p * p), p)
 
-    Contiguous operands only: a strided bmm/baddbmm is ~100× slower on CPU (measured).
+
+def augmented_resid_mid(w: Weights, tables=None) -> torch.Tensor:
+    """[p², d_model + 1]: ``resid_mid`` at ``=`` over all inputs with a trailing column of ones.
+
+    The ones column comes out of the same ``embedding_bag`` (a zero table column, 1 in the
+    constant), so biases fold into the matmuls that read ``resid_mid``: x·[W; b] = x·W + b.
     """
-    p, _, heads, _ = pattern.shape
-    width = table_a.shape[-1]
-    by_key = pattern.permute(3, 0, 1, 2)
-    pattern_a = by_key[0].contiguous()
-    pattern_b = by_key[1].transpose(0, 1).contiguous()  # [b, a, h]
-    pattern_eq = torch.cat([by_key[2].reshape(p * p, heads), pattern.new_ones(p * p, 1)], dim=1)
-    from_b = torch.bmm(pattern_b, table_b)  # [b, a, D]
-    out = torch.addmm(from_b.transpose(0, 1).reshape(p * p, width), pattern_eq,
-                      torch.cat([table_eq, const[None]], dim=0)).view(p, p, width)
-    out.baddbmm_(pattern_a, table_a)
-    return out
+    score_a, score_b, score_eq, table, const = attention_tables(w) if tables is None else tables
+    return AttentionMix.apply(score_a, score_b, score_eq, torch.nn.functional.pad(table, (0, 1)),
+                              torch.cat([const, const.new_ones(1)]), full_layout(w.p))
 
 
-def _augmented_resid_mid(model, pattern, value_out, base) -> torch.Tensor:
-    """[p², d_model + 1]: resid_mid at ``=`` with a trailing column of ones (folds biases into matmuls)."""
-    p = model.cfg.p
-    pad = torch.nn.functional.pad
-    mixed = _mix(pattern, pad(value_out[0], (0, 1)), pad(value_out[1], (0, 1)), pad(value_out[2, 0], (0, 1)),
-                 torch.cat([base, base.new_ones(1)]))
-    return mixed.view(p * p, -1)
+def with_bias(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """[weight; bias]: the read-out of an augmented ``resid_mid`` (:func:`augmented_resid_mid`)."""
+    return torch.cat([weight, bias[None]])
 
 
 @torch.no_grad()
-def last_position_grid(model, outputs=("post", "logits")) -> dict:
+def last_position_grid(source, outputs=("post", "logits")) -> dict:
     """Quantities at the ``=`` position over the [a, b] grid (each ``[p, p, ...]``).
 
-    ``outputs`` ⊂ ``pattern`` [a,b,head,key_pos], ``resid_mid``, ``pre``, ``post`` [a,b,d_mlp],
-    ``direct_logits`` (resid_mid·W_U + b_U + b_out·W_U: everything but the neurons) and
-    ``logits`` [a,b,p] (= ``model(tokens)[:, -1]`` reshaped). Biases ride along as an extra
-    ones column of ``resid_mid``, so no [p², d_mlp] bias broadcast is ever copied.
+    ``source``: a model, a state dict or :class:`grokviz.core.weights.Weights`. ``outputs`` ⊂ ``pattern``
+    [a,b,head,key_pos], ``resid_mid``, ``pre``, ``post`` [a,b,d_mlp], ``direct_logits``
+    (resid_mid·W_U + b_U + b_out·W_U: everything but the neurons) and ``logits`` [a,b,p]
+    (= ``model(tokens)[:, -1]`` reshaped). ``resid_mid`` is one ``embedding_bag`` over the
+    value→output tables; biases ride in fused ``addmm`` calls.
     """
     unknown = set(outputs) - set(GRID_OUTPUTS)
     if unknown:
         raise ValueError(f"unknown outputs {sorted(unknown)}; choose from {GRID_OUTPUTS}")
-    p = model.cfg.p
-    mlp, unembed = model.blocks[0].mlp, model.unembed
-    pattern, value_out, base = _tables(model)
-    resid = _augmented_resid_mid(model, pattern, value_out, base)  # [p², d_model + 1]
-    result = {"pattern": pattern, "resid_mid": resid[:, :-1].reshape(p, p, -1)}
+    w = Weights.of(source)
+    p = w.p
+    tables = attention_tables(w)
+    result = {}
+    if "pattern" in outputs:
+        result["pattern"] = _pattern(*tables[:3])
+    if set(outputs) <= {"pattern"}:
+        return result
+    resid = augmented_resid_mid(w, tables)  # [p², d_model + 1]
+    result["resid_mid"] = resid[:, :-1].reshape(p, p, -1)
     if {"pre", "post", "logits"} & set(outputs):
-        pre = resid @ torch.cat([mlp.W_in, mlp.b_in[None]])
+        pre = resid @ with_bias(w.W_in, w.b_in)
         if "pre" in outputs:
             result["pre"] = (pre.clone() if {"post", "logits"} & set(outputs) else pre).view(p, p, -1)
         result["post"] = torch.relu_(pre).view(p, p, -1)
     if {"direct_logits", "logits"} & set(outputs):
-        w_direct = torch.cat([unembed.W_U, (unembed.b_U + mlp.b_out @ unembed.W_U)[None]])
-        if "logits" in outputs:
-            logits = result["post"].view(p * p, -1) @ (mlp.W_out @ unembed.W_U)
-            logits.addmm_(resid, w_direct)
-            result["logits"] = logits.view(p, p, -1)
+        direct = resid @ with_bias(w.W_U, w.b_U + w.b_out @ w.W_U)
         if "direct_logits" in outputs:
-            result["direct_logits"] = (resid @ w_direct).view(p, p, -1)
+            result["direct_logits"] = (direct.clone() if "logits" in outputs else direct).view(p, p, -1)
+        if "logits" in outputs:
+            result["logits"] = direct.addmm_(result["post"].view(p * p, -1), w.w_logit).view(p, p, -1)
     return {k: v for k, v in result.items() if k in outputs}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from grokviz.analysis.fourier import fourier_transform, frequency_magnitude
+from grokviz.core.weights import Weights
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,16 @@ def key_threshold(p: int) -> float:
 
 
 def key_frequencies(model, source: str = "W_E") -> KeyFrequencies:
-    """Key frequencies from W_E's number-token rows (or W_U's columns with ``source='W_U'``)."""
-    p = model.cfg.p
+    """Key frequencies from W_E's number-token rows (or W_U's columns with ``source='W_U'``).
+
+    ``model``: a GrokTransformer, a state dict or :class:`~grokviz.core.weights.Weights`.
+    """
+    weights = Weights.of(model)
+    p = weights.p
     if source == "W_E":
-        matrix, dim = model.embed.W_E[:p], 0
+        matrix, dim = weights.W_E[:p], 0
     elif source == "W_U":
-        matrix, dim = model.unembed.W_U, 1
+        matrix, dim = weights.W_U, 1
     else:
         raise ValueError(f"unknown source {source!r}")
     fraction = frequency_norm_fraction(matrix, token_dim=dim).float()

@@ -4,16 +4,20 @@ A synthetic 250-checkpoint run (a random p = 113 model of the default shape, per
 fixed direction per checkpoint) is measured with :mod:`grokviz.analysis.progress`; the
 baseline is the original notebook's method — a full ``run_with_cache`` per checkpoint and the
 cos-coefficients from a [p/2, p, p, p] cos cube — timed on a few checkpoints and scaled to 250.
-Peak memory is the peak RSS of a fresh child process doing the 250-checkpoint pass (design.md §6).
+Peak memory is the peak RSS of a fresh child process that opens the run file (written here,
+float32 checkpoints) and does the 250-checkpoint pass: Python, torch, the loaded run and the
+working memory (the progress path imports neither Qt nor TransformerLens).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -109,26 +113,47 @@ def notebook_seconds_per_checkpoint(run, key_freqs, n: int = 3) -> float:
     return (time.perf_counter() - start) / len(epochs)
 
 
-def _progress_child(p: int, n_checkpoints: int, threads: int) -> dict:
+def peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM; ``ru_maxrss`` survives fork + exec from a big parent)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _progress_child(path: str, threads: int) -> dict:
+    """In a fresh interpreter: open the run file and compute every progress measure (design.md §6)."""
     torch.set_num_threads(threads)
+    import grokviz
     from grokviz.analysis.progress import progress_measures
 
-    run = synthetic_run(p, n_checkpoints)
-    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = grokviz.load_run(path)
+    loaded_kb = peak_rss_kb()
     start, cpu_start = time.perf_counter(), time.process_time()
     table = progress_measures(run, key_freqs=[14, 35, 41, 42, 52])
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak_rss_kb()
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_kb / 1024,
-            "loaded_run_mb": baseline_kb / 1024, "peak_above_loaded_run_mb": (peak_kb - baseline_kb) / 1024,
-            "checkpoints": len(table.epochs)}
+            "loaded_run_mb": loaded_kb / 1024, "peak_above_loaded_run_mb": (peak_kb - loaded_kb) / 1024,
+            "checkpoints": len(table.epochs), "transformer_lens_imported": "transformer_lens" in sys.modules}
 
 
-def progress_in_child(p: int = 113, n_checkpoints: int = N_CHECKPOINTS, threads: int = 1) -> dict:
-    """Run the progress measures in a fresh interpreter so its peak RSS is its own."""
-    code = ("import json; from grokviz.bench.analysis import _progress_child; "
-            f"print(json.dumps(_progress_child({int(p)}, {int(n_checkpoints)}, {int(threads)})))")
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+def progress_in_child(p: int = 113, n_checkpoints: int = N_CHECKPOINTS, threads: int | None = None) -> dict:
+    """Write a synthetic run file, then time the progress measures in a fresh interpreter
+    (so its peak RSS is its own: Python, torch, the loaded run and the working memory)."""
+    from grokviz.core.runfile import save_run
+
+    threads = threads or torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="grokviz-bench-") as folder:
+        path = os.path.join(folder, "synthetic.pt")
+        save_run(synthetic_run(p, n_checkpoints), path)
+        code = ("import json; from grokviz.bench.analysis import _progress_child; "
+                f"print(json.dumps(_progress_child({path!r}, {int(threads)})))")
+        output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -140,9 +165,9 @@ def run_benchmark(args) -> dict:
     run = synthetic_run(p, 4)
     cache, cache_cpu = cache_seconds(run, 1 if quick else 3)
     log(f"  full activation cache: {cache:.3f} s ({cache_cpu:.3f} s CPU)")
-    progress = progress_in_child(p, N_CHECKPOINTS, 1)
-    log(f"  progress measures: {progress['seconds']:.2f} s ({progress['cpu_seconds']:.2f} s CPU, 1 thread), "
-        f"peak RSS {progress['peak_mb']:.0f} MB")
+    progress = progress_in_child(p, N_CHECKPOINTS, threads)
+    log(f"  progress measures: {progress['seconds']:.2f} s ({progress['cpu_seconds']:.2f} s CPU, {threads} threads), "
+        f"peak RSS {progress['peak_mb']:.0f} MB (run file loaded: {progress['loaded_run_mb']:.0f} MB)")
     baseline = notebook_seconds_per_checkpoint(run, [14, 35, 41, 42, 52], 2 if quick else 3)
     log(f"  notebook method: {baseline:.2f} s per checkpoint → {baseline * N_CHECKPOINTS:.0f} s for {N_CHECKPOINTS}")
     result = {

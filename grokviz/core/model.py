@@ -36,19 +36,6 @@ HOOK_NAMES = (
 )
 
 
-def expected_shapes(cfg: ModelConfig) -> dict:
-    """State-dict keys and shapes of design.md §2 for ``cfg``, without allocating a model."""
-    d, h, e, m, p = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.p
-    return {
-        "embed.W_E": (p + 1, d), "pos_embed.W_pos": (cfg.n_ctx, d),
-        "blocks.0.attn.W_Q": (h, d, e), "blocks.0.attn.W_K": (h, d, e), "blocks.0.attn.W_V": (h, d, e),
-        "blocks.0.attn.W_O": (h, e, d), "blocks.0.attn.b_Q": (h, e), "blocks.0.attn.b_K": (h, e),
-        "blocks.0.attn.b_V": (h, e), "blocks.0.attn.b_O": (d,), "blocks.0.attn.mask": (cfg.n_ctx, cfg.n_ctx),
-        "blocks.0.attn.IGNORE": (), "blocks.0.mlp.W_in": (d, m), "blocks.0.mlp.b_in": (m,),
-        "blocks.0.mlp.W_out": (m, d), "blocks.0.mlp.b_out": (d,), "unembed.W_U": (d, p), "unembed.b_U": (p,),
-    }
-
-
 class Embed(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
+from contextlib import contextmanager
+
+import torch
 
 _tuned = False
 
@@ -28,3 +32,31 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         _tuned = False
     return _tuned
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
+@contextmanager
+def torch_threads(count: int):
+    """Run a block with torch's intra-op thread count set to ``count`` (process-wide).
+
+    For work already split across Python threads: two of them each running two OpenMP threads
+    on two cores oversubscribe badly. Nested or concurrent users share one setting; the
+    previous count comes back when the last one leaves.
+    """
+    global _threads_users, _threads_before
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(count)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)

@@ -87,7 +87,7 @@ def _finite_state(path, state: dict, what: str) -> None:
 def check_state_dict(path, state, cfg: ModelConfig, what: str) -> None:
     """Keys and shapes exactly as design.md §2 for ``cfg``; plain (dense), finite values."""
     from grokviz.core.importers import _dense
-    from grokviz.core.model import expected_shapes
+    from grokviz.core.weights import expected_shapes
 
     if not isinstance(state, dict):
         raise RunFileError(path, f"{what} is a {type(state).__name__}, not a state dict")

@@ -134,8 +134,9 @@ class Trainer:
         model.freeze_biases()
         model.to(device)
         trainable = [p for p in model.parameters() if p.requires_grad]
+        # fused: one deterministic kernel over all parameters (CPU since torch 2.4, and CUDA)
         optimizer = torch.optim.AdamW(
-            trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, fused=device.type == "cuda" or None
+            trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, fused=True
         )
         ema = [torch.zeros_like(p) for p in trainable] if cfg.grokfast.enabled else None
         if resume is not None and resume.resume_state:

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grokviz.analysis.progress import (ProgressSetup, cross_entropy, gini, iter_progress, measure_model,
+from grokviz.analysis.progress import (ProgressSetup, cross_entropy, gini, iter_progress, measure_model, row_cross_entropy,
                                        progress_measures)
 
 
@@ -114,3 +114,29 @@ def test_non_add_task_runs(small_run):
     setup = ProgressSetup.build(Task("mul", small_run.p), train, test, [2, 4])
     measures = measure_model(setup, small_run.model())
     assert all(math.isfinite(measures[k]) for k in ("restricted_loss", "excluded_loss", "cos_sim"))
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_row_cross_entropy_survives_overflowing_rows(consume):
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(40, 9, generator=generator)
+    labels = torch.randint(0, 9, (40,), generator=generator)
+    logits[::3, 0] += 300.0  # x_c − x_true > 88 on every third row: exp overflows in float32
+    expected = F.cross_entropy(logits.double(), labels, reduction="none")
+    got = row_cross_entropy(logits.clone(), labels, consume=consume)
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_large_logits_match_notebook_definitions(small_run):
+    """A model whose logit gaps overflow float32 exp still gets the notebook's numbers."""
+    model = small_run.model()
+    with torch.no_grad():
+        model.unembed.W_U.mul_(-40.0)  # confidently wrong: gaps of hundreds
+    keys = [3, 9]
+    train, test = small_run.indices()
+    ours = measure_model(ProgressSetup.build(small_run.task, train, test, keys), model)
+    reference = notebook_measures(small_run, model, keys)
+    for name in ("restricted_loss", "excluded_loss", "test_loss", "train_loss"):
+        assert reference[name] > 1.0 and math.isfinite(ours[name]), name
+        assert math.isclose(ours[name], reference[name], rel_tol=1e-4), name

@@ -71,8 +71,12 @@ def test_ensemble_training_matches_per_cell_trainer(tmp_path):
         run_cell(cell, str(tmp_path / "s"))
         ensemble, single = load_run(tmp_path / "e" / f"{cell.name}.pt"), load_run(tmp_path / "s" / f"{cell.name}.pt")
         assert ensemble.checkpoint_epochs == single.checkpoint_epochs == [0, 20, 40]
+        for key, value in single.checkpoints[0].items():  # same initialisation (seed), exactly
+            torch.testing.assert_close(ensemble.checkpoints[0][key], value, rtol=0, atol=1e-7)
+        # Same recipe, different float32 op order: AdamW turns round-off in near-zero gradients
+        # into ±lr steps, so after 40 epochs weights agree to a few lr (init std is 0.2)
         for key, value in single.final_state_dict.items():
-            torch.testing.assert_close(ensemble.final_state_dict[key], value, rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(ensemble.final_state_dict[key], value, rtol=0, atol=1e-2)
         torch.testing.assert_close(torch.as_tensor(ensemble.history.test_loss),
-                                   torch.as_tensor(single.history.test_loss), rtol=1e-3, atol=1e-4)
+                                   torch.as_tensor(single.history.test_loss), rtol=2e-2, atol=1e-3)
         assert ensemble.resume_state["optimizer"]["state"].keys() == single.resume_state["optimizer"]["state"].keys()
