@@ -73,10 +73,27 @@ class Progress:
     ms_per_epoch: float
 
 
+class _Float64CrossEntropy(torch.autograd.Function):
+    """Mean −log softmax in float64 at the labels; backward (softmax − onehot)/N in one pass."""
+
+    @staticmethod
+    def forward(ctx, logits, labels):
+        log_probs = logits.to(torch.float64).log_softmax(dim=-1)
+        ctx.save_for_backward(log_probs, labels)
+        ctx.dtype = logits.dtype
+        return -log_probs.gather(-1, labels[:, None]).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_probs, labels = ctx.saved_tensors
+        probs = log_probs.exp()
+        probs[torch.arange(len(labels), device=labels.device), labels] -= 1.0
+        return probs.mul_(grad / len(labels)).to(ctx.dtype), None
+
+
 def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The notebooks' loss: mean −log softmax in float64 at the label."""
-    log_probs = logits.to(torch.float64).log_softmax(dim=-1)
-    return -log_probs.gather(-1, labels[:, None]).mean()
+    return _Float64CrossEntropy.apply(logits, labels)
 
 
 def _chunks(rows: torch.Tensor, p: int, max_logits: int = EVAL_CHUNK_LOGITS) -> list[InputLayout]:

@@ -83,3 +83,18 @@ def test_cuda_without_cuda_is_a_parameter_error():
     with pytest.raises(ParameterError) as error:
         Trainer(Task("add", 11), SplitSpec(), TINY, TrainConfig(device="cuda"))
     assert error.value.parameter == "device"
+
+
+def test_float64_loss_gradient_matches_autograd():
+    from grokviz.core.training import cross_entropy_float64
+
+    generator = torch.Generator().manual_seed(0)
+    logits = (torch.randn(64, 11, generator=generator) * 4).requires_grad_()
+    labels = torch.randint(0, 11, (64,), generator=generator)
+    ours = cross_entropy_float64(logits, labels)
+    reference = torch.nn.functional.cross_entropy(logits.double(), labels)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, reference, rtol=1e-12, atol=0)
+    (grad_ours,) = torch.autograd.grad(ours * 3.0, logits)
+    (grad_reference,) = torch.autograd.grad(reference * 3.0, logits)
+    torch.testing.assert_close(grad_ours, grad_reference, rtol=1e-6, atol=1e-9)
