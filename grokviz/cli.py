@@ -285,6 +285,9 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
+    from grokviz.core.perf import flush_denormals
+
+    flush_denormals()  # before any torch thread exists, so every one inherits it
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         return cmd_gui(argparse.Namespace(run=None))

@@ -331,16 +331,16 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
         results = ((epoch, measure(epoch)) for epoch in epochs)
     else:
         results = _in_parallel(measure, epochs, workers)
-    done = 0
-    for epoch in epochs:
-        if cancel is not None and cancel():
-            results.close()
-            return
-        _, measures = next(results)
-        done += 1
-        yield int(epoch), measures
-        if on_progress is not None:
-            on_progress(done, len(epochs), int(epoch))
+    try:
+        for done, epoch in enumerate(epochs, 1):
+            if cancel is not None and cancel():
+                return
+            _, measures = next(results)
+            yield int(epoch), measures
+            if on_progress is not None:
+                on_progress(done, len(epochs), int(epoch))
+    finally:
+        results.close()  # a consumer that stops early gets the thread count back at once
 
 
 def _in_parallel(function, items, workers: int) -> Iterator[tuple]:

@@ -86,6 +86,9 @@ def run_cell(cell, directory: str, *, threads: int | None = 1, control=None, eve
     """
     import torch
 
+    from grokviz.core.perf import flush_denormals
+
+    flush_denormals()  # first thing in a pool / Ray worker, so its torch threads inherit it
     if threads:
         torch.set_num_threads(threads)
     path = Path(directory) / f"{cell.name}.pt"

@@ -140,3 +140,19 @@ def test_large_logits_match_notebook_definitions(small_run):
     for name in ("restricted_loss", "excluded_loss", "test_loss", "train_loss"):
         assert reference[name] > 1.0 and math.isfinite(ours[name]), name
         assert math.isclose(ours[name], reference[name], rel_tol=1e-4), name
+
+
+def test_parallel_workers_give_the_sequential_measures_and_restore_threads(small_run):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sequential = list(iter_progress(small_run, key_freqs=[3], workers=1))
+        parallel = iter_progress(small_run, key_freqs=[3], workers=2)
+        first = next(parallel)
+        assert torch.get_num_threads() == 1  # one torch thread per worker while they run
+        parallel.close()  # a consumer stopping early
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert first[0] == sequential[0][0] and first[1]["test_loss"] == sequential[0][1]["test_loss"]
+    assert [e for e, _ in iter_progress(small_run, key_freqs=[3], workers=2)] == [e for e, _ in sequential]
