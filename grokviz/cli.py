@@ -285,10 +285,11 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
-    from grokviz.core.perf import flush_denormals
-
-    flush_denormals()  # before any torch thread exists, so every one inherits it
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] != "gui":  # the app shows its window before importing torch; its jobs flush
+        from grokviz.core.perf import flush_denormals
+
+        flush_denormals()  # before any torch thread exists, so every one inherits it
     if not argv:
         return cmd_gui(argparse.Namespace(run=None))
     parser = build_parser()

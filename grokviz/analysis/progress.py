@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as torch_functional
 
 from grokviz.analysis.fourier import fourier_basis
-from grokviz.analysis.lastpos import augmented_resid_mid, with_bias
+from grokviz.analysis.lastpos import full_layout, with_bias
+from grokviz.core.fastpath import attention_tables, mix_rows, pattern_weights
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
 
@@ -92,6 +93,8 @@ class ProgressSetup:
     difference: torch.Tensor | None = None  # flat (c − c') mod p
     cube_norms: torch.Tensor | None = None  # norm of each cos cube, k = 0..p//2
     safe_labels: torch.Tensor | None = None  # labels with −1 → 0 (those rows are never averaged)
+    stacked_directions: torch.Tensor | None = None  # [p², S]: joint (+ per-frequency when not orthogonal)
+    directions_test: torch.Tensor | None = None  # joint directions of the test rows
 
     @classmethod
     def build(cls, task, train_rows, test_rows, key_freqs) -> "ProgressSetup":
@@ -128,9 +131,10 @@ class ProgressSetup:
             masked[:, 2 * i:2 * i + 2] = (joint_train if orthogonal else single_train)[:, 2 * i:2 * i + 2]
             variants.append(masked)
         source = torch.tensor([0] + [0 if orthogonal else 1] * n_keys)
+        stacked = directions if orthogonal or not n_keys else torch.cat([directions, per_freq], dim=1)
         return cls(p, [int(k) for k in key_freqs], labels, valid, train_rows, test_rows, directions, per_freq, basis,
                    bool(valid.all()), directions[valid].mean(0), torch.stack(variants), source, difference, norms,
-                   labels.clamp_min(0))
+                   labels.clamp_min(0), stacked, directions[test_rows])
 
 
 def relative_logits(logits: torch.Tensor, labels: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -186,15 +190,80 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, consume: bool = Fa
     return _mean_of(row_cross_entropy(logits, labels, consume))
 
 
-def _blocked_mean(block_logits: Callable, blocks: list) -> float:
-    """Mean cross-entropy over row blocks: ``block_logits(rows)`` makes each block's logits (consumed)."""
-    total = sum(float(row_cross_entropy(block_logits(rows), labels, consume=True).sum(dtype=torch.float64))
-                for rows, labels in blocks)
-    return total / max(sum(len(rows) for rows, _ in blocks), 1)
-
-
 def _mean_of(values: torch.Tensor) -> float:
     return float(values.sum(dtype=torch.float64) / max(len(values), 1))
+
+
+def _logits_and_contributions(setup: ProgressSetup, w: Weights) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits [p², p], contributions [S, p]) with contributions[j] = Σ_rows d_j[row]·(post[row]·W_logit).
+
+    ``resid_mid`` at ``=`` is a per-input mix of value→output table rows, so any linear read-out
+    of it is the same mix of the table pushed through that read-out: ``pre`` = mix(VO·W_in) and
+    the direct logits = mix(VO·W_U), one ``embedding_bag`` each instead of [p², d_model] matmuls
+    (~3× cheaper, measured). Constants fold into the tables: each head's weights over the three
+    keys sum to 1, so every row of the mix carries Σ weights = heads. ``pre`` is made in blocks
+    of :data:`ROW_CHUNK` inputs. The neurons' part of the logits is logits − direct, so the
+    contributions are Dᵀ·(logits − direct): [S, p²]·[p², p] products.
+    """
+    score_a, score_b, score_eq, table, const = attention_tables(w)
+    layout = full_layout(setup.p)
+    weights = pattern_weights(score_a, score_b, score_eq, layout)
+    heads = weights.shape[-1]
+    w_direct = with_bias(w.W_U, w.b_U + w.b_out @ w.W_U)
+    w_in = with_bias(w.W_in, w.b_in)
+    const = torch.cat([const, const.new_ones(1)]) / heads  # [resid | 1] per unit of weight
+    pad = torch.nn.functional.pad
+    table_direct = torch.addmm(const @ w_direct, pad(table, (0, 1)), w_direct)
+    table_in = torch.addmm(const @ w_in, pad(table, (0, 1)), w_in)
+    directions = setup.stacked_directions
+    logits = mix_rows(table_direct, weights, layout)  # the direct path; neurons added block by block
+    direct_part = directions.T @ logits
+    w_logit = w.w_logit
+    for start in range(0, setup.p ** 2, ROW_CHUNK):
+        rows = slice(start, start + ROW_CHUNK)
+        logits[rows].addmm_(mix_rows(table_in, weights, layout, rows).relu_(), w_logit)
+    return logits, directions.T @ logits - direct_part
+
+
+def _excluded_losses(setup: ProgressSetup, logits: torch.Tensor, contributions: torch.Tensor) -> list:
+    """Cross-entropy on the training set of the logits minus the key components (joint, then per frequency).
+
+    With E = D·C the removed part, x' − x'_true = (x − x_true) − E + E_true: the per-row E_true
+    becomes a factor e^(E_true) on the row's sum instead of another pass over the logits.
+    """
+    train = setup.train_rows
+    labels = setup.safe_labels[train]
+    logits_train = logits[train]
+    in_place = not _may_overflow(logits_train)
+    relative = relative_logits(logits_train, labels, inplace=in_place)
+    n_dirs = setup.directions.shape[1]
+    by_variant = torch.stack([contributions[:n_dirs], contributions[n_dirs:]]) if len(contributions) > n_dirs \
+        else contributions[None]
+    by_variant = by_variant[setup.excluded_source]  # [1 + K, 2K, p]
+    directions = setup.excluded_directions  # [1 + K, n_train, 2K]
+    removed_true = (directions * by_variant[:, :, labels].transpose(1, 2)).sum(-1)  # E_true [1 + K, n_train]
+    losses = []
+    for variant, removed, true in zip(directions, by_variant, removed_true):  # one [n_train, p] block at a time
+        rows = loss_from_relative(torch.addmm(relative, variant, removed, alpha=-1), true)
+        if bool(torch.isinf(rows).any()):
+            rows = row_cross_entropy(torch.addmm(logits[train], variant, removed, alpha=-1), labels)
+        losses.append(_mean_of(rows))
+    return losses
+
+
+def _cos_measures(setup: ProgressSetup, logits_valid: torch.Tensor, labels_valid: torch.Tensor) -> dict:
+    """cos-coefficients (FFT of the logits summed along (c − c') mod p), cos_sim and residual."""
+    p = setup.p
+    by_label = torch.zeros(p, p).index_add_(0, labels_valid, logits_valid).double()  # [c, c']
+    marginal = torch.zeros(p, dtype=torch.float64).index_add_(0, setup.difference, by_label.flatten())
+    spectrum = torch.fft.rfft(marginal).real  # Σ_d M[d] cos(2πkd/p), k = 0..p//2
+    coefficients = (spectrum / setup.cube_norms)[1:]
+    row_sums = logits_valid.sum(1).double()  # float32 within a row, float64 across rows
+    square_norms = torch.linalg.vector_norm(logits_valid, dim=1).double().square()  # one fused pass
+    centred_square = float(square_norms.sum() - (row_sums.square() / p).sum())
+    explained = float(sum(coefficients[k - 1] ** 2 for k in setup.key_freqs)) ** 0.5 if setup.key_freqs else 0.0
+    cos_sim = explained / centred_square ** 0.5 if centred_square > 0 else float("nan")
+    return {"cos_coeffs": coefficients.tolist(), "cos_sim": cos_sim, "residual": 1.0 - cos_sim ** 2}
 
 
 @torch.no_grad()
@@ -202,75 +271,27 @@ def measure_model(setup: ProgressSetup, source) -> dict:
     """All progress measures of one checkpoint (a model, a state dict or Weights; module docstring).
 
     Cost: two dense matmuls over the p² inputs (``pre`` and the neurons' logits, ~3.2 GFLOP at
-    p = 113), run in blocks of :data:`ROW_CHUNK` inputs so no [p², d_mlp] tensor exists;
-    everything else works on the [p², p] logits or on rank-2K corrections to them.
+    p = 113) in blocks, so no [p², d_mlp] tensor exists; everything else works on the [p², p]
+    logits (consumed last, in place) or on rank-2K corrections to them.
     """
     w = Weights.of(source)
-    p = setup.p
-    resid = augmented_resid_mid(w)  # resid_mid at '=' with a ones column [p², d_model + 1]
-    w_logit = w.w_logit  # [d_mlp, p]
-    w_in = with_bias(w.W_in, w.b_in)
-    logits = resid @ with_bias(w.W_U, w.b_U + w.b_out @ w.W_U)  # direct path, neurons added below
-    n_dirs = setup.directions.shape[1]
-    stacked = torch.cat([setup.directions, setup.per_freq], dim=1) if bool(setup.excluded_source.any()) \
-        else setup.directions
-    projections = resid.new_zeros(stacked.shape[1], w.W_in.shape[1])  # Σ_rows direction ⊗ post
-    for start in range(0, p * p, ROW_CHUNK):
-        rows = slice(start, start + ROW_CHUNK)
-        post = (resid[rows] @ w_in).relu_()
-        logits[rows].addmm_(post, w_logit)
-        projections.addmm_(stacked[rows].T, post)
-    del resid
-    contribution = projections @ w_logit  # [2K (joint) (+ 2K per frequency), p]
-
-    labels, valid = setup.safe_labels, setup.valid
-    train, test = setup.train_rows, setup.test_rows
-    train_labels = labels[train]
-    logits_train = logits[train]
-    in_place = not _may_overflow(logits_train)
-    relative_train = relative_logits(logits_train, train_labels, inplace=in_place)  # reused by the excluded losses
-    train_loss = loss_from_relative(relative_train.clone())
-    if not in_place:
-        train_loss = _redo_overflow(train_loss, logits_train, train_labels)
-    test_blocks = [(rows, labels[rows]) for rows in test.split(ROW_CHUNK)]  # bounded temporaries
-    out = {"train_loss": _mean_of(train_loss),
-           "test_loss": _blocked_mean(lambda rows: logits[rows], test_blocks)}
-
+    logits, contributions = _logits_and_contributions(setup, w)
+    labels, test = setup.safe_labels, setup.test_rows
+    logits_valid = logits if setup.all_valid else logits[setup.valid]
+    out = _cos_measures(setup, logits_valid, labels if setup.all_valid else labels[setup.valid])
+    excluded = _excluded_losses(setup, logits, contributions)
+    out["excluded_loss"] = excluded[0]
+    out["excluded_loss_per_freq"] = dict(zip(setup.key_freqs, excluded[1:]))
     # restricted: the key-frequency components of the neurons through W_logit, plus the logits' mean
-    logits_valid = logits if setup.all_valid else logits[valid]
-    logits_mean = logits_valid.mean(0)
-    joint = contribution[:n_dirs]
-    restricted_offset = logits_mean - setup.direction_mean @ joint
-    out["restricted_loss"] = _blocked_mean(lambda rows: torch.addmm(restricted_offset, setup.directions[rows], joint),
-                                           test_blocks)
-    # excluded: the logits minus those components, on the training set (joint, then each frequency).
-    # With E = D·C the removed part, x' − x'_true = (x − x_true) − E + E_true: the per-row E_true
-    # becomes a factor e^(E_true) on the row's sum instead of another pass over the logits.
-    by_variant = (torch.stack([joint, contribution[n_dirs:]]) if len(contribution) > n_dirs else joint[None])
-    by_variant = by_variant[setup.excluded_source]  # [1 + K, 2K, p]
-    directions = setup.excluded_directions  # [1 + K, n_train, 2K]
-    removed_true = (directions * by_variant[:, :, train_labels].transpose(1, 2)).sum(-1)  # E_true [1 + K, n_train]
-    excluded_loss = []
-    for variant, removed in zip(directions, by_variant):  # one [n_train, p] block at a time (memory)
-        rows = loss_from_relative(torch.addmm(relative_train, variant, removed, alpha=-1), removed_true[len(excluded_loss)])
-        if bool(torch.isinf(rows).any()):
-            rows = row_cross_entropy(torch.addmm(logits[train], variant, removed, alpha=-1), train_labels)
-        excluded_loss.append(_mean_of(rows))
-    out["excluded_loss"] = excluded_loss[0]
-    out["excluded_loss_per_freq"] = dict(zip(setup.key_freqs, excluded_loss[1:]))
-
-    # cos-coefficients: sum the logits along d = (c − c') mod p, then one FFT
-    valid_labels = labels if setup.all_valid else labels[valid]
-    by_label = torch.zeros(p, p).index_add_(0, valid_labels, logits_valid).double()  # [c, c']
-    marginal = torch.zeros(p, dtype=torch.float64).index_add_(0, setup.difference, by_label.flatten())
-    spectrum = torch.fft.rfft(marginal).real  # Σ_d M[d] cos(2πkd/p), k = 0..p//2
-    coefficients = (spectrum / setup.cube_norms)[1:]
-    out["cos_coeffs"] = coefficients.tolist()
-    row_sums = logits_valid.sum(1).double()  # float32 within a row, float64 across rows
-    centred_square = float(logits_valid.square().sum(1).double().sum() - (row_sums.square() / p).sum())
-    explained = float(sum(coefficients[k - 1] ** 2 for k in setup.key_freqs)) ** 0.5 if setup.key_freqs else 0.0
-    out["cos_sim"] = explained / centred_square ** 0.5 if centred_square > 0 else float("nan")
-    out["residual"] = 1.0 - out["cos_sim"] ** 2
+    joint = contributions[:setup.directions.shape[1]]
+    offset = logits_valid.mean(0) - setup.direction_mean @ joint
+    out["restricted_loss"] = sum(
+        float(row_cross_entropy(torch.addmm(offset, block, joint), block_labels, consume=True).sum(dtype=torch.float64))
+        for block, block_labels in zip(setup.directions_test.split(ROW_CHUNK), labels[test].split(ROW_CHUNK))
+    ) / max(len(test), 1)
+    row_loss = row_cross_entropy(logits, labels, consume=True)  # the logits' last use
+    out["train_loss"] = _mean_of(row_loss[setup.train_rows])
+    out["test_loss"] = _mean_of(row_loss[test])
 
     norms_per_parameter = {}
     for name, parameter in w.named_parameters():
@@ -278,8 +299,8 @@ def measure_model(setup: ProgressSetup, source) -> dict:
         norms_per_parameter[name] = float(flat @ flat)
     out["weight_norms"] = norms_per_parameter
     out["weight_norm"] = float(sum(norms_per_parameter.values()))
-    out["gini_W_E"] = gini((setup.basis @ w.W_E[:p]).norm(dim=-1))
-    out["gini_W_L"] = gini((setup.basis @ w_logit.T).norm(dim=-1))
+    out["gini_W_E"] = gini((setup.basis @ w.W_E[:setup.p]).norm(dim=-1))
+    out["gini_W_L"] = gini((setup.basis @ w.w_logit.T).norm(dim=-1))
     return out
 
 

@@ -85,6 +85,29 @@ class InputLayout:
         return index
 
 
+def pattern_weights(score_a, score_b, score_eq, layout: "InputLayout") -> torch.Tensor:
+    """[N, 3, heads]: the attention pattern at ``=`` over the key positions (a, b, =) per input."""
+    heads = score_a.shape[1]
+    scores = torch.stack([score_a[layout.a], score_b[layout.b], score_eq.expand(len(layout), heads)], dim=1)
+    weights = scores.sub_(scores.amax(1, keepdim=True)).exp_()
+    return weights.div_(weights.sum(1, keepdim=True))
+
+
+def mix_rows(table: torch.Tensor, weights: torch.Tensor, layout: "InputLayout", rows: slice | None = None) -> torch.Tensor:
+    """Σ_(key, head) weights·table[row of (key, head)] per input: [N, width] (one ``embedding_bag``).
+
+    ``table`` rows are indexed as in :class:`AttentionMix` (VO_0[t, h], VO_1[t, h], VO_2[=, h]) and
+    may be any linear read-out of them (e.g. pushed through W_in); ``rows`` picks a block of inputs.
+    """
+    heads = weights.shape[-1]
+    p = (table.shape[0] // heads - 1) // 2
+    index = layout.bag_index(p, heads)
+    if rows is not None:
+        index, weights = index[rows], weights[rows]
+    return torch.nn.functional.embedding_bag(index, table, per_sample_weights=weights.reshape(len(index), -1),
+                                             mode="sum")
+
+
 class AttentionMix(torch.autograd.Function):
     """``resid_mid`` at ``=`` from the score and value→output tables, with a hand-written backward.
 
@@ -97,15 +120,10 @@ class AttentionMix(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, score_a, score_b, score_eq, table, const, layout: "InputLayout"):
-        p, heads = score_a.shape
-        scores = torch.stack([score_a[layout.a], score_b[layout.b], score_eq.expand(len(layout), heads)], dim=1)
-        weights = scores.sub_(scores.amax(1, keepdim=True)).exp_()
-        weights.div_(weights.sum(1, keepdim=True))  # [N, 3, heads]: the pattern at '=' over key positions
-        resid = torch.nn.functional.embedding_bag(layout.bag_index(p, heads), table,
-                                                  per_sample_weights=weights.view(len(layout), -1), mode="sum")
+        weights = pattern_weights(score_a, score_b, score_eq, layout)
         ctx.save_for_backward(weights, table)
         ctx.layout = layout
-        return resid.add_(const)
+        return mix_rows(table, weights, layout).add_(const)
 
     @staticmethod
     def backward(ctx, grad):

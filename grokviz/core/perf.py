@@ -68,7 +68,8 @@ def flush_denormals() -> bool:
     Once a run has memorised, its losses are ~1e-7 and backward products underflow into
     denormals, which x86 handles ~100× slower: a full default run spent 61 ms/epoch late in
     training instead of 32 ms (measured). Threads created afterwards inherit the mode, so the
-    CLI and the app call this first thing; the trainer calls it again on its own thread.
+    CLI calls this first thing, the app at the start of every worker job (its window comes up
+    before torch is imported), sweep workers per cell, and the trainer on its own thread.
     Values that small change nothing the app shows (losses ≥ 1e-38, weights far above).
     """
     return bool(torch.set_flush_denormal(True))

@@ -123,9 +123,6 @@ class _FirstPaint:
 
 def main(argv=None) -> int:
     started = process_start_time()
-    from grokviz.core.perf import flush_denormals
-
-    flush_denormals()  # before any torch thread exists, so every one inherits it
     argv = list(sys.argv[1:] if argv is None else argv)
     import argparse
 

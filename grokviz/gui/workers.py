@@ -7,6 +7,7 @@ stop early. The UI hears back only through the signals, which are queued into th
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Callable
 
@@ -68,6 +69,10 @@ class Job(QtCore.QThread):
         return self.context.cancelled
 
     def run(self) -> None:  # worker thread
+        if "torch" in sys.modules:  # before this thread's torch threads exist, so they inherit it
+            from grokviz.core.perf import flush_denormals
+
+            flush_denormals()
         try:
             self.result = self.function(self.context)
         except BaseException as error:  # noqa: BLE001 - reported to the UI, never raised into Qt

@@ -156,3 +156,35 @@ def test_parallel_workers_give_the_sequential_measures_and_restore_threads(small
         torch.set_num_threads(before)
     assert first[0] == sequential[0][0] and first[1]["test_loss"] == sequential[0][1]["test_loss"]
     assert [e for e, _ in iter_progress(small_run, key_freqs=[3], workers=2)] == [e for e, _ in sequential]
+
+
+@pytest.mark.parametrize("task_name", ["add", "mul"])
+def test_excluded_and_restricted_losses_against_least_squares(small_run, task_name):
+    """Per-frequency and joint excluded losses, and the restricted loss, from an explicit float64
+    least-squares projection of the neurons onto the key directions (mul: not orthogonal)."""
+    from grokviz.core.tasks import Task
+
+    task = Task(task_name, small_run.p)
+    model = small_run.model()
+    p, keys = small_run.p, [2, 3]
+    train, test = small_run.indices()
+    labels = task.labels()
+    logits, cache = model.run_with_cache(small_run.tokens())
+    logits, post = logits[:, -1].double().detach(), cache["blocks.0.mlp.hook_post"][:, -1].double()
+    W_L = (model.blocks[0].mlp.W_out @ model.unembed.W_U).double().detach()
+    c = labels.clamp_min(0).double()
+
+    def removed(freqs):
+        columns = torch.stack([f(2 * math.pi * k * c / p) for k in freqs for f in (torch.cos, torch.sin)], 1)
+        columns = columns - columns.mean(0)
+        coefficients = torch.linalg.lstsq(columns, post - post.mean(0)).solution
+        return (columns @ coefficients) @ W_L
+
+    ours = measure_model(ProgressSetup.build(task, train, test, keys), model)
+    expected = float(F.cross_entropy((logits - removed(keys))[train], labels[train]))
+    assert math.isclose(ours["excluded_loss"], expected, rel_tol=1e-4, abs_tol=1e-6)
+    for k in keys:
+        expected = float(F.cross_entropy((logits - removed([k]))[train], labels[train]))
+        assert math.isclose(ours["excluded_loss_per_freq"][k], expected, rel_tol=1e-4, abs_tol=1e-6), k
+    restricted = removed(keys) + logits.mean(0)
+    assert math.isclose(ours["restricted_loss"], float(F.cross_entropy(restricted[test], labels[test])), rel_tol=1e-4)
