@@ -99,6 +99,9 @@ class ProgressSetup:
     @classmethod
     def build(cls, task, train_rows, test_rows, key_freqs) -> "ProgressSetup":
         p = task.p
+        bad = [k for k in key_freqs if not 1 <= int(k) <= p // 2]
+        if bad:
+            raise ValueError(f"key frequencies must lie in 1 … {p // 2} for p = {p}; got {bad}")
         labels = task.labels()
         valid = labels >= 0
         c = labels.clamp_min(0).double()

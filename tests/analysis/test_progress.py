@@ -188,3 +188,9 @@ def test_excluded_and_restricted_losses_against_least_squares(small_run, task_na
         assert math.isclose(ours["excluded_loss_per_freq"][k], expected, rel_tol=1e-4, abs_tol=1e-6), k
     restricted = removed(keys) + logits.mean(0)
     assert math.isclose(ours["restricted_loss"], float(F.cross_entropy(restricted[test], labels[test])), rel_tol=1e-4)
+
+
+def test_out_of_range_key_frequency_is_a_clear_error(small_run):
+    train, test = small_run.indices()
+    with pytest.raises(ValueError, match="key frequencies must lie in 1"):
+        ProgressSetup.build(small_run.task, train, test, [small_run.p])
