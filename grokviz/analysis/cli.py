@@ -9,7 +9,7 @@ import json
 import math
 import sys
 
-from grokviz.core.errors import GrokvizError, ParameterError
+from grokviz.core.errors import ParameterError
 
 SYMMETRY_HOOKS = (
     "hook_embed", "blocks.0.hook_resid_pre", "blocks.0.attn.hook_z", "blocks.0.hook_attn_out",
@@ -45,7 +45,7 @@ def analyze(run, epoch=None, progress: bool = False, on_progress=None) -> dict:
     from grokviz.analysis.cache import ActivationStore
     from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
     from grokviz.analysis.phases import detect_phases
-    from grokviz.analysis.progress import ProgressSetup, iter_progress, measure_model, progress_measures
+    from grokviz.analysis.progress import ProgressSetup, measure_model, progress_measures
     from grokviz.analysis.reorder import layout_note
     from grokviz.analysis.spectrum import key_frequency_report
     from grokviz.analysis.symmetry import hook_c2_r2, hook_symmetry

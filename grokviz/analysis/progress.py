@@ -29,7 +29,7 @@ notebook method costs ~0.7 s per checkpoint (~180 s for 250).
 from __future__ import annotations
 
 import math
-import time
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +37,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as torch_functional
 
 from grokviz.analysis.fourier import fourier_basis
 from grokviz.analysis.lastpos import full_layout, with_bias
@@ -334,9 +333,12 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
 
     ``key_freqs`` default to the final model's (W_E). ``on_progress(done, total, epoch)`` is
     called after each checkpoint; ``cancel()`` returning True stops before the next one.
-    Works on the run's state dicts directly (no module is built). ``workers`` (default: torch's
-    thread count, at most 2) measure checkpoints in parallel threads with one torch thread each,
-    which overlaps the many small ops better than torch's own threading (measured ~10 %).
+    Works on the run's state dicts directly (no module is built). ``workers`` > 1 measure
+    checkpoints in parallel threads with one torch thread each, which overlaps the many small
+    ops better than torch's own threading (measured ~10 %). torch's thread count is process-wide
+    and must not change under another thread's torch work, so the default (torch's thread count,
+    at most 2) applies only on the main thread (CLI, scripts); elsewhere (the app's worker
+    jobs) it is 1.
     """
     from grokviz.analysis.spectrum import key_frequencies
 
@@ -346,7 +348,9 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
         key_freqs = key_frequencies(run.state_dict()).frequencies
     train_rows, test_rows = run.indices()
     setup = ProgressSetup.build(run.task, train_rows, test_rows, key_freqs)
-    workers = min(2, torch.get_num_threads()) if workers is None else max(1, int(workers))
+    if workers is None:
+        workers = min(2, torch.get_num_threads()) if threading.current_thread() is threading.main_thread() else 1
+    workers = max(1, int(workers))
 
     def measure(epoch):
         return measure_model(setup, run.state_dict(epoch))

@@ -12,8 +12,6 @@ Layout (``format_version`` 1)::
 
 from __future__ import annotations
 
-import io
-import math
 from pathlib import Path
 
 import torch
