@@ -39,8 +39,7 @@ import numpy as np
 import torch
 
 from grokviz.analysis.fourier import fourier_basis
-from grokviz.analysis.lastpos import full_layout, with_bias
-from grokviz.core.fastpath import attention_tables, mix_rows, pattern_weights
+from grokviz.analysis.lastpos import GridReadout
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
 
@@ -187,9 +186,9 @@ def _redo_overflow(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tenso
     return loss
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, consume: bool = False) -> float:
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean of :func:`row_cross_entropy` (summed in float64)."""
-    return _mean_of(row_cross_entropy(logits, labels, consume))
+    return _mean_of(row_cross_entropy(logits, labels))
 
 
 def _mean_of(values: torch.Tensor) -> float:
@@ -199,31 +198,18 @@ def _mean_of(values: torch.Tensor) -> float:
 def _logits_and_contributions(setup: ProgressSetup, w: Weights) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [p², p], contributions [S, p]) with contributions[j] = Σ_rows d_j[row]·(post[row]·W_logit).
 
-    ``resid_mid`` at ``=`` is a per-input mix of value→output table rows, so any linear read-out
-    of it is the same mix of the table pushed through that read-out: ``pre`` = mix(VO·W_in) and
-    the direct logits = mix(VO·W_U), one ``embedding_bag`` each instead of [p², d_model] matmuls
-    (~3× cheaper, measured). Constants fold into the tables: each head's weights over the three
-    keys sum to 1, so every row of the mix carries Σ weights = heads. ``pre`` is made in blocks
+    From the table read-outs (:class:`~grokviz.analysis.lastpos.GridReadout`), ``pre`` in blocks
     of :data:`ROW_CHUNK` inputs. The neurons' part of the logits is logits − direct, so the
-    contributions are Dᵀ·(logits − direct): [S, p²]·[p², p] products.
+    contributions are Dᵀ·logits − Dᵀ·direct: [S, p²]·[p², p] products.
     """
-    score_a, score_b, score_eq, table, const = attention_tables(w)
-    layout = full_layout(setup.p)
-    weights = pattern_weights(score_a, score_b, score_eq, layout)
-    heads = weights.shape[-1]
-    w_direct = with_bias(w.W_U, w.b_U + w.b_out @ w.W_U)
-    w_in = with_bias(w.W_in, w.b_in)
-    const = torch.cat([const, const.new_ones(1)]) / heads  # [resid | 1] per unit of weight
-    pad = torch.nn.functional.pad
-    table_direct = torch.addmm(const @ w_direct, pad(table, (0, 1)), w_direct)
-    table_in = torch.addmm(const @ w_in, pad(table, (0, 1)), w_in)
+    readout = GridReadout.of(w)
     directions = setup.stacked_directions
-    logits = mix_rows(table_direct, weights, layout)  # the direct path; neurons added block by block
+    logits = readout.direct_logits()  # neurons added block by block
     direct_part = directions.T @ logits
     w_logit = w.w_logit
     for start in range(0, setup.p ** 2, ROW_CHUNK):
         rows = slice(start, start + ROW_CHUNK)
-        logits[rows].addmm_(mix_rows(table_in, weights, layout, rows).relu_(), w_logit)
+        logits[rows].addmm_(readout.pre(rows).relu_(), w_logit)
     return logits, directions.T @ logits - direct_part
 
 

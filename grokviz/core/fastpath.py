@@ -169,25 +169,18 @@ def attention_tables(w: Weights):
             resid_eq @ key_direction + key_offset, value_out.reshape(-1, value_out.shape[-1]), resid_eq + w.b_O)
 
 
-def last_position_resid_mid(source, layout: InputLayout) -> torch.Tensor:
-    """``blocks.0.hook_resid_mid`` at the ``=`` position for the layout's inputs: [N, d_model].
-
-    ``source``: a GrokTransformer (gradients flow to its parameters), a state dict or :class:`Weights`.
-    """
-    return AttentionMix.apply(*attention_tables(Weights.of(source, detach=False)), layout)
-
-
 def last_position_logits(source, layout: InputLayout) -> torch.Tensor:
     """Logits at the ``=`` position for the layout's inputs: [N, p], equal to ``model(tokens)[:, -1]``.
 
-    Biases ride in fused ``addmm`` calls; ``b_out`` is folded into the unembedding's bias
-    (``(x + b_out)·W_U = x·W_U + b_out·W_U``).
+    ``source``: a GrokTransformer, a state dict or :class:`Weights` (gradients flow to a
+    model's parameters; the trainer builds its Weights once). Biases ride in fused ``addmm``
+    calls; ``b_out`` is folded into the unembedding's bias (``(x + b_out)·W_U = x·W_U + b_out·W_U``).
     """
     w = Weights.of(source, detach=False)
     resid_mid = AttentionMix.apply(*attention_tables(w), layout)
     post = torch.relu_(torch.addmm(w.b_in, resid_mid, w.W_in))
     resid_post = torch.addmm(resid_mid, post, w.W_out)
-    return torch.addmm(torch.addmv(w.b_U, w.W_U.T, w.b_out), resid_post, w.W_U)
+    return torch.addmm(w.direct_bias, resid_post, w.W_U)
 
 
 def fast_path_flops(cfg, n_inputs: int) -> int:

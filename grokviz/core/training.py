@@ -25,6 +25,7 @@ from grokviz.core.model import GrokTransformer
 from grokviz.core.perf import flush_denormals, tune_allocator
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
+from grokviz.core.weights import Weights
 
 EVAL_CHUNK_LOGITS = 32 * 1024 * 1024  # logits per evaluation chunk (bounds memory at large p)
 
@@ -102,8 +103,10 @@ def _chunks(rows: torch.Tensor, p: int, max_logits: int = EVAL_CHUNK_LOGITS) -> 
 
 
 @torch.no_grad()
-def evaluate(model: GrokTransformer, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
-    """(loss, accuracy) over inputs split into layout chunks; ``labels`` concatenated in order."""
+def evaluate(model, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
+    """(loss, accuracy) over inputs split into layout chunks; ``labels`` concatenated in order.
+
+    ``model``: a GrokTransformer or its :class:`~grokviz.core.weights.Weights`."""
     total_loss, correct, count, start = 0.0, 0, 0, 0
     for layout in layouts:
         logits = last_position_logits(model, layout)
@@ -200,6 +203,7 @@ class Trainer:
         flush_denormals()  # memorised runs underflow into denormals: 2× slower steps without this
         cfg, device, p = self.config, self.device, self.task.p
         model, trainable, optimizer, ema = self._build()
+        weights = Weights.of(model, detach=False)  # the parameters themselves, gathered once
         resume = self.resume_from
         if resume is not None:
             train_rows, test_rows = resume.indices()
@@ -256,8 +260,8 @@ class Trainer:
                     group["lr"] = self._lr(step)
             evaluating = step % cfg.eval_every == 0
             if evaluating:  # test metrics of the weights after `step` steps, before this update
-                test_loss, test_acc = evaluate(model, test_layouts, test_labels)
-            logits = last_position_logits(model, train_layout)
+                test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
+            logits = last_position_logits(weights, train_layout)
             loss = cross_entropy_float64(logits, train_labels)
             loss.backward()
             if ema is not None:
@@ -281,8 +285,8 @@ class Trainer:
                 self.on_save(snapshot)
                 last_save = time.perf_counter()
         if not history.rows or history.rows[-1][0] != epoch:
-            train_loss, train_acc = evaluate(model, _chunks(train_rows, p), train_labels)
-            test_loss, test_acc = evaluate(model, test_layouts, test_labels)
+            train_loss, train_acc = evaluate(weights, _chunks(train_rows, p), train_labels)
+            test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
             history.append(epoch, train_loss, test_loss, train_acc, test_acc)
         wall = wall_before + time.perf_counter() - began
         report(epoch, wall - wall_before)

@@ -61,6 +61,11 @@ class Weights:
         return math.sqrt(self.W_Q.shape[-1])
 
     @property
+    def direct_bias(self) -> torch.Tensor:
+        """b_U + b_out·W_U [p]: the logits' bias once b_out is folded through the unembedding."""
+        return torch.addmv(self.b_U, self.W_U.T, self.b_out)
+
+    @property
     def w_logit(self) -> torch.Tensor:
         """W_out·W_U [d_mlp, p]: each neuron's direct effect on the logits."""
         return self.W_out @ self.W_U
