@@ -10,6 +10,7 @@ torch.set_num_threads(1)
 
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
+from grokviz.core.model import GrokTransformer
 from grokviz.core.tasks import Task
 
 SMALL_DIMS = dict(d_model=32, n_heads=2, d_head=16, d_mlp=64)
@@ -32,3 +33,14 @@ def small_run_file(small_run, tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "small.pt"
     save_run(small_run, path)
     return path
+
+
+def randomised(cfg, seed=0, scale=0.2):
+    """Random weights and non-zero biases (the demo's TransformerLens files have biases)."""
+    model = GrokTransformer(cfg)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            std = scale if "W_" in name else scale / 4
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+    return model

@@ -25,6 +25,7 @@ from grokviz.core.model import GrokTransformer
 from grokviz.core.perf import flush_denormals, tune_allocator
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
+from grokviz.core.trainstep import TrainStep
 from grokviz.core.weights import Weights
 
 EVAL_CHUNK_LOGITS = 32 * 1024 * 1024  # logits per evaluation chunk (bounds memory at large p)
@@ -221,6 +222,9 @@ class Trainer:
         train_labels = labels[train_rows]
         test_layouts, test_labels = _chunks(test_rows, p), labels[test_rows]
         alpha, lamb = cfg.grokfast.alpha, cfg.grokfast.lamb
+        # autograd's bookkeeping costs as much as the MLP's matmuls on a CPU (trainstep.py); on
+        # CUDA the autograd path keeps every op on the device
+        hand_written = TrainStep(weights, train_layout, train_labels) if device.type == "cpu" else None
 
         def keep_checkpoint(epoch: int) -> None:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -259,11 +263,19 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = self._lr(step)
             evaluating = step % cfg.eval_every == 0
-            if evaluating:  # test metrics of the weights after `step` steps, before this update
-                test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
-            logits = last_position_logits(weights, train_layout)
-            loss = cross_entropy_float64(logits, train_labels)
-            loss.backward()
+            if hand_written is not None:  # CPU: the step with hand-written gradients
+                tables = hand_written.tables()
+                if evaluating:  # test metrics of the weights after `step` steps, before this update
+                    test_loss, test_acc = hand_written.evaluate(tables, test_layouts, test_labels)
+                loss, train_acc = hand_written.step(tables, accuracy=evaluating)
+            else:
+                if evaluating:
+                    test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
+                logits = last_position_logits(weights, train_layout)
+                loss = cross_entropy_float64(logits, train_labels)
+                loss.backward()
+                if evaluating:
+                    train_acc = float((logits.detach().argmax(-1) == train_labels).float().mean())
             if ema is not None:
                 grads = [parameter.grad for parameter in trainable]
                 torch._foreach_mul_(ema, alpha)
@@ -273,7 +285,6 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             epoch = step + 1
             if evaluating:
-                train_acc = float((logits.detach().argmax(-1) == train_labels).float().mean())
                 history.append(step, loss.item(), test_loss, train_acc, test_acc)
                 report(step, time.perf_counter() - began)
             if epoch % cfg.checkpoint_every == 0:

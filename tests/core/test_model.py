@@ -8,6 +8,7 @@ from grokviz.core.config import ModelConfig
 from grokviz.core.data import all_tokens
 from grokviz.core.fastpath import InputLayout, last_position_logits
 from grokviz.core.model import HOOK_NAMES, GrokTransformer
+from tests.conftest import randomised
 
 EXPECTED_SHAPES = {
     "embed.W_E": (114, 128), "pos_embed.W_pos": (3, 128),
@@ -56,17 +57,6 @@ def reference_forward(state, tokens, cfg):
     post = torch.relu(resid_mid @ state["blocks.0.mlp.W_in"] + state["blocks.0.mlp.b_in"])
     resid_post = resid_mid + post @ state["blocks.0.mlp.W_out"] + state["blocks.0.mlp.b_out"]
     return resid_post @ state["unembed.W_U"] + state["unembed.b_U"], pattern
-
-
-def randomised(cfg, seed=0, scale=0.2):
-    """Random weights and non-zero biases (the demo's TransformerLens files have biases)."""
-    model = GrokTransformer(cfg)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            std = scale if "W_" in name else scale / 4
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
-    return model
 
 
 def test_forward_matches_plain_einsum_implementation():

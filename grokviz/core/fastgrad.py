@@ -1,0 +1,147 @@
+"""Hand-written gradients of the fast path's attention half (design.md §2), for the CPU trainer.
+
+The trainer's step (:mod:`grokviz.core.trainstep`) runs without autograd. This module gives it
+the two pieces in front of the MLP, each as a forward that keeps what its backward needs:
+
+- :class:`AttentionTables` — from the weights to the key-score and value→output tables
+  (the same tables as :func:`grokviz.core.fastpath.attention_tables`, with scores stacked as
+  rows a-tokens, b-tokens, ``=``);
+- :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
+  rows with its attention weights, i.e. ``resid_mid = const + M·table`` for a sparse [N, rows]
+  matrix M with 3·heads entries per row. The backward is M's transpose times the gradient
+  (a CSR matrix product) and M's entries' gradients, the gradient sampled at M's pattern
+  (``sampled_addmm``), then the 3-key softmax backward.
+
+Both are tested against autograd through the same functions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from grokviz.core.fastpath import InputLayout
+from grokviz.core.weights import Weights
+
+
+@dataclass
+class AttentionTables:
+    """The tables of the weights ``w`` and the intermediates their backward needs.
+
+    ``scores`` [2p+1, heads]: key score of each (position, token) row for the ``=`` query, rows
+    a-tokens (position 0), b-tokens (position 1), ``=`` (position 2); ``table``
+    [(2p+1)·heads, d_model]: value→output rows VO[row, head]; ``const`` = W_E[=] + W_pos[2] + b_O.
+    """
+
+    w: Weights
+    resid: torch.Tensor  # [2p+1, d_model]: the residual stream of every table row
+    query: torch.Tensor  # [heads, d_head]
+    key_direction: torch.Tensor  # [d_model, heads]
+    values: torch.Tensor  # [2p+1, heads, d_head]
+    scores: torch.Tensor
+    table: torch.Tensor
+    const: torch.Tensor
+
+    @classmethod
+    def of(cls, w: Weights) -> "AttentionTables":
+        p, scale = w.p, w.attn_scale
+        heads, d_model, d_head = w.W_V.shape
+        token_rows = w.W_E[:p]
+        resid = torch.cat([token_rows + w.W_pos[0], token_rows + w.W_pos[1], (w.W_E[p] + w.W_pos[2])[None]])
+        resid_eq = resid[2 * p]
+        query = torch.matmul(resid_eq, w.W_Q).add_(w.b_Q)  # [heads, d_head]
+        key_direction = torch.matmul(w.W_K, query[:, :, None])[:, :, 0].T.div(scale)  # [d_model, heads]
+        key_offset = (w.b_K * query).sum(-1).div_(scale)
+        scores = torch.addmm(key_offset, resid, key_direction)
+        values = (resid @ w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)).view(-1, heads, d_head)
+        values.add_(w.b_V)
+        table = torch.bmm(values.transpose(0, 1), w.W_O).transpose(0, 1).reshape(-1, d_model)
+        return cls(w, resid, query, key_direction, values, scores, table, resid_eq + w.b_O)
+
+    def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor, grad_const: torch.Tensor) -> dict:
+        """Gradients of the trainable weights (W_E, W_pos, W_Q, W_K, W_V, W_O) by short name."""
+        w = self.w
+        p, scale = w.p, w.attn_scale
+        heads, d_model, d_head = w.W_V.shape
+        rows = self.resid.shape[0]
+        grad_vo = grad_table.view(rows, heads, d_model).transpose(0, 1)  # [heads, rows, d_model]
+        grad_W_O = torch.bmm(self.values.permute(1, 2, 0), grad_vo)  # [heads, d_head, d_model]
+        grad_values = torch.bmm(grad_vo, w.W_O.transpose(1, 2)).transpose(0, 1).reshape(rows, heads * d_head)
+        W_V_flat = w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)
+        grad_W_V = (self.resid.T @ grad_values).view(d_model, heads, d_head).transpose(0, 1)
+        grad_resid = grad_values @ W_V_flat.T
+        grad_resid.addmm_(grad_scores, self.key_direction.T)  # scores = resid·key_direction + offset
+        grad_key_direction = self.resid.T @ grad_scores  # [d_model, heads]
+        grad_offset = grad_scores.sum(0)  # [heads]
+        # key_direction[:, h] = W_K[h]·query[h] / scale;  offset[h] = b_K[h]·query[h] / scale
+        grad_W_K = (grad_key_direction.T[:, :, None] * self.query[:, None, :]).div_(scale)
+        grad_query = torch.matmul(grad_key_direction.T[:, None, :], w.W_K)[:, 0].add_(w.b_K * grad_offset[:, None])
+        grad_query.div_(scale)
+        resid_eq = self.resid[2 * p]
+        grad_W_Q = resid_eq[None, :, None] * grad_query[:, None, :]  # query = resid_eq·W_Q + b_Q
+        grad_eq = grad_resid[2 * p] + grad_const + torch.matmul(w.W_Q, grad_query[:, :, None]).sum((0, 2))
+        grad_a, grad_b = grad_resid[:p], grad_resid[p : 2 * p]
+        grad_W_E = torch.cat([grad_a + grad_b, grad_eq[None]])
+        grad_W_pos = torch.stack([grad_a.sum(0), grad_b.sum(0), grad_eq])  # n_ctx = 3
+        return {"W_E": grad_W_E, "W_pos": grad_W_pos, "W_Q": grad_W_Q, "W_K": grad_W_K,
+                "W_V": grad_W_V, "W_O": grad_W_O}
+
+
+class SparseMix:
+    """``resid_mid = const + M·table`` for one fixed set of inputs (module docstring).
+
+    M's pattern (which table rows each input mixes) is fixed by the layout and built once; its
+    entries are the attention weights of the ``=`` query over the keys a, b, ``=`` per head.
+    """
+
+    def __init__(self, layout: InputLayout, p: int, heads: int):
+        n, keys = len(layout), 3 * heads
+        self.p, self.heads, self.n = p, heads, n
+        self.rows = (2 * p + 1) * heads
+        device = layout.a.device
+        self.bag = layout.bag_index(p, heads)  # [N, 3·heads] table rows, ascending in each input
+        self.key_rows = torch.cat([layout.a, p + layout.b, torch.full_like(layout.a, 2 * p)])  # [3N] score rows
+        # the [2p+1, 3N] 0/1 matrix summing each key's gradient into its score row (an index_add, ~20× faster)
+        key_counts = torch.bincount(self.key_rows, minlength=2 * p + 1)
+        self.key_sum = _csr(torch.cat([key_counts.new_zeros(1), key_counts.cumsum(0)]),
+                            torch.argsort(self.key_rows, stable=True), torch.ones(3 * n, device=device), (2 * p + 1, 3 * n))
+        self.crow = torch.arange(0, n * keys + 1, keys, device=device)
+        self.col = self.bag.reshape(-1)
+        self.transpose_order = torch.argsort(self.col, stable=True)
+        counts = torch.bincount(self.col, minlength=self.rows)
+        self.transpose_crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        self.transpose_col = torch.arange(n, device=device).repeat_interleave(keys)[self.transpose_order]
+
+    def weights(self, scores: torch.Tensor) -> torch.Tensor:
+        """[3, N, heads]: softmax over the keys (a, b, =) of the ``=`` query, per input and head."""
+        keyed = scores.index_select(0, self.key_rows).view(3, self.n, self.heads)
+        keyed.sub_(keyed.amax(0)).exp_()
+        return keyed.div_(keyed.sum(0))
+
+    def forward(self, tables: AttentionTables) -> tuple[torch.Tensor, torch.Tensor]:
+        """(resid_mid [N, d_model], the weights [3, N, heads] the backward needs)."""
+        weights = self.weights(tables.scores)
+        entries = weights.permute(1, 0, 2).reshape(self.n, -1)
+        resid_mid = torch.nn.functional.embedding_bag(self.bag, tables.table, per_sample_weights=entries, mode="sum")
+        return resid_mid.add_(tables.const), weights
+
+    def backward(self, tables: AttentionTables, weights: torch.Tensor, grad: torch.Tensor):
+        """(grad_scores [2p+1, heads], grad_table, grad_const) from the gradient of resid_mid."""
+        entries = weights.permute(1, 0, 2).reshape(-1)
+        transposed = _csr(self.transpose_crow, self.transpose_col, entries[self.transpose_order], (self.rows, self.n))
+        grad_table = torch.sparse.mm(transposed, grad)
+        pattern = _csr(self.crow, self.col, entries, (self.n, self.rows))
+        grad_entries = torch.sparse.sampled_addmm(pattern, grad, tables.table.T, beta=0.0).values()
+        grad_weights = grad_entries.view(self.n, 3, self.heads).transpose(0, 1)  # as weights: [3, N, heads]
+        grad_keyed = weights * (grad_weights - (weights * grad_weights).sum(0))  # softmax backward
+        grad_scores = torch.sparse.mm(self.key_sum, grad_keyed.reshape(-1, self.heads))
+        return grad_scores, grad_table, grad.sum(0)
+
+
+def _csr(crow, col, values, size):
+    """A CSR matrix from trusted indices (no validation; torch warns that CSR is in beta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)

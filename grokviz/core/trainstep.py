@@ -1,0 +1,168 @@
+"""The CPU trainer's step: the fast path's forward and a hand-written backward, in reused buffers.
+
+Autograd through :func:`grokviz.core.fastpath.last_position_logits` spends about as long on
+bookkeeping, fresh allocations and its small-tensor ops as on the MLP's matmuls. Here one step is
+
+    tables → resid_mid (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
+    → resid_post = resid_mid + post·W_out → logits = resid_post·W_U + b_U + b_out·W_U
+    → float64 cross-entropy (design.md §4) → the same chain backwards,
+
+with every [N, ·] activation and gradient in a buffer reused from step to step, the ReLU and
+its backward in place, and the unembedding padded to a multiple of 16 classes (zero columns,
+which BLAS handles faster than 113). Gradients land in the parameters' ``.grad`` as autograd's
+would (tested to float32 round-off against autograd through the hooked model).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grokviz.core.fastgrad import AttentionTables, SparseMix
+from grokviz.core.fastpath import InputLayout
+from grokviz.core.weights import Weights
+
+_PAD = 16
+
+
+class _Buffers:
+    """Named scratch tensors that grow to the largest row count asked for, then get reused."""
+
+    def __init__(self, device, dtype=torch.float32):
+        self._store: dict[str, torch.Tensor] = {}
+        self.device, self.dtype = device, dtype
+
+    def get(self, name: str, rows: int, cols: int) -> torch.Tensor:
+        tensor = self._store.get(name)
+        if tensor is None or tensor.shape[0] < rows or tensor.shape[1] != cols:
+            tensor = torch.zeros(rows, cols, device=self.device, dtype=self.dtype)
+            self._store[name] = tensor
+        return tensor[:rows]
+
+
+class _Batch:
+    """A fixed set of inputs with their labels and sparse-mix pattern."""
+
+    def __init__(self, layout: InputLayout, labels: torch.Tensor, p: int, heads: int):
+        self.layout, self.labels, self.n = layout, labels, len(layout)
+        self.mix = SparseMix(layout, p, heads)
+        self.label_column = labels[:, None]
+
+
+def _float64_loss(logits: torch.Tensor, labels_column: torch.Tensor, count_correct: bool = False):
+    """(exp(z) [n, p] float64, Σ exp z [n, 1], per-row loss [n, 1], #argmax = label or None).
+
+    z = logits − row max; the loss is the notebooks' −log softmax at the label, computed in
+    float64 (design.md §4). Predictions are the first maximal logit, as ``argmax``.
+    """
+    shifted = logits.to(torch.float64)
+    correct = (shifted.argmax(1, keepdim=True) == labels_column).sum() if count_correct else None
+    shifted.sub_(shifted.amax(1, keepdim=True))
+    picked = shifted.gather(1, labels_column)
+    exps = shifted.exp_()
+    total = exps.sum(1, keepdim=True)
+    return exps, total, total.log().sub_(picked), correct
+
+
+class TrainStep:
+    """Full-batch forward + backward of the fast path for one model's parameters.
+
+    ``weights``: :class:`Weights` holding the model's parameters themselves (not copies); their
+    ``.grad`` is set by :meth:`step`. Biases are frozen (design.md §4): they enter the forward
+    but get no gradient.
+    """
+
+    def __init__(self, weights: Weights, layout: InputLayout, labels: torch.Tensor):
+        self.w = weights
+        self.p = weights.p
+        self.heads = weights.W_Q.shape[0]
+        self.d_model, self.d_mlp = weights.W_in.shape
+        self.width = -(-self.p // _PAD) * _PAD  # padded number of classes
+        device = weights.W_U.device
+        self.buffers = _Buffers(device)
+        self.train = _Batch(layout, labels, self.p, self.heads)
+        self._batches: dict[int, _Batch] = {}
+        self._has_b_in = bool(weights.b_in.detach().any())
+        self._has_b_out = bool(weights.b_out.detach().any())
+        self._has_direct_bias = self._has_b_out or bool(weights.b_U.detach().any())
+        self._unembed = torch.zeros(self.d_model, self.width, device=device)
+        self._unembed_bias = torch.zeros(self.width, device=device)
+
+    # -- forward -------------------------------------------------------------------
+    @torch.no_grad()
+    def tables(self) -> AttentionTables:
+        """The attention tables of the parameters as they are now (shared by eval and step)."""
+        w = self.w
+        self._unembed[:, : self.p] = w.W_U
+        self._unembed_bias[: self.p] = w.direct_bias
+        return AttentionTables.of(Weights(**{k: v.detach() for k, v in vars(w).items()}))
+
+    def _forward(self, tables: AttentionTables, batch: _Batch):
+        n, w, get = batch.n, self.w, self.buffers.get
+        resid_mid, weights = batch.mix.forward(tables)
+        post = torch.mm(resid_mid, w.W_in.detach(), out=get("post", n, self.d_mlp))
+        if self._has_b_in:
+            post.add_(w.b_in)
+        post.clamp_min_(0.0)
+        resid_post = torch.addmm(resid_mid, post, w.W_out.detach(), out=get("resid_post", n, self.d_model))
+        logits = get("logits", n, self.width)
+        if self._has_direct_bias:
+            torch.addmm(self._unembed_bias, resid_post, self._unembed, out=logits)
+        else:
+            torch.mm(resid_post, self._unembed, out=logits)
+        return resid_mid, weights, post, resid_post, logits
+
+    @torch.no_grad()
+    def evaluate(self, tables: AttentionTables, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
+        """(mean loss, accuracy) over inputs given as layout chunks; ``labels`` concatenated in order."""
+        loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
+        correct = torch.zeros((), dtype=torch.long, device=labels.device)
+        start = 0
+        for layout in layouts:
+            batch = self._batch(layout, labels[start : start + len(layout)])
+            start += len(layout)
+            _, _, row_loss, right = _float64_loss(self._forward(tables, batch)[-1][:, : self.p], batch.label_column, True)
+            loss_sum += row_loss.sum()
+            correct += right
+        count = max(start, 1)
+        return float(loss_sum) / count, int(correct) / count
+
+    def _batch(self, layout: InputLayout, labels: torch.Tensor) -> _Batch:
+        batch = self._batches.get(id(layout))
+        if batch is None or batch.layout is not layout:
+            batch = self._batches[id(layout)] = _Batch(layout, labels, self.p, self.heads)
+        return batch
+
+    # -- forward + backward ------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, tables: AttentionTables, accuracy: bool = False) -> tuple[torch.Tensor, float | None]:
+        """One forward + backward on the training inputs: (loss [float64 scalar], accuracy or None).
+
+        Sets ``.grad`` of every trainable weight (replacing what was there). The accuracy (of
+        the weights before this step) is computed only when asked for.
+        """
+        batch, w, get = self.train, self.w, self.buffers.get
+        n, p = batch.n, self.p
+        resid_mid, weights, post, resid_post, logits = self._forward(tables, batch)
+        exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
+        loss = row_loss.mean()
+        # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
+        exps.mul_(total.reciprocal_().mul_(1.0 / n))
+        exps.scatter_add_(1, batch.label_column, exps.new_full((n, 1), -1.0 / n))
+        grad_logits = get("grad_logits", n, self.width)
+        grad_logits[:, :p].copy_(exps)
+        grad_unembed = torch.mm(resid_post.T, grad_logits)
+        grad_mid = torch.mm(grad_logits, self._unembed.T, out=get("grad_mid", n, self.d_model))  # = grad resid_post
+        grad_W_out = torch.mm(post.T, grad_mid)
+        grad_post = torch.mm(grad_mid, w.W_out.detach().T, out=get("grad_post", n, self.d_mlp))
+        torch.ops.aten.threshold_backward.grad_input(grad_post, post, 0.0, grad_input=grad_post)
+        grad_W_in = torch.mm(resid_mid.T, grad_post)
+        grad_mid.addmm_(grad_post, w.W_in.detach().T)  # resid_mid feeds both the MLP and the residual
+        grad_scores, grad_table, grad_const = batch.mix.backward(tables, weights, grad_mid)
+        grads = tables.backward(grad_scores, grad_table, grad_const)
+        grad_W_U = grad_unembed[:, :p].contiguous()
+        if self._has_b_out:  # logits' bias b_out·W_U
+            grad_W_U.addr_(w.b_out.detach(), grad_logits[:, :p].sum(0))
+        grads.update(W_in=grad_W_in, W_out=grad_W_out, W_U=grad_W_U)
+        for name, grad in grads.items():
+            getattr(w, name).grad = grad.contiguous()
+        return loss, (int(correct) / n if accuracy else None)
