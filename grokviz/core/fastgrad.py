@@ -7,7 +7,7 @@ the two pieces in front of the MLP, each as a forward that keeps what its backwa
   (the same tables as :func:`grokviz.core.fastpath.attention_tables`, with scores stacked as
   rows a-tokens, b-tokens, ``=``);
 - :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
-  rows with its attention weights, i.e. ``resid_mid = const + M·table`` for a sparse [N, rows]
+  rows with its attention weights, i.e. ``resid_mid = M·table`` for a sparse [N, rows]
   matrix M with 3·heads entries per row. The backward is M's transpose times the gradient
   (a CSR matrix product) and M's entries' gradients, the gradient sampled at M's pattern
   (``sampled_addmm``), then the 3-key softmax backward.
@@ -32,7 +32,9 @@ class AttentionTables:
 
     ``scores`` [2p+1, heads]: key score of each (position, token) row for the ``=`` query, rows
     a-tokens (position 0), b-tokens (position 1), ``=`` (position 2); ``table``
-    [(2p+1)·heads, d_model]: value→output rows VO[row, head]; ``const`` = W_E[=] + W_pos[2] + b_O.
+    [(2p+1)·heads, d_model]: value→output rows VO[row, head] + const / heads, where
+    const = W_E[=] + W_pos[2] + b_O. Each head's attention weights sum to 1, so mixing these rows
+    adds const exactly once, and the score gradients do not change (softmax is shift-invariant).
     """
 
     w: Weights
@@ -42,7 +44,6 @@ class AttentionTables:
     values: torch.Tensor  # [2p+1, heads, d_head]
     scores: torch.Tensor
     table: torch.Tensor
-    const: torch.Tensor
 
     @classmethod
     def of(cls, w: Weights) -> "AttentionTables":
@@ -58,14 +59,16 @@ class AttentionTables:
         values = (resid @ w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)).view(-1, heads, d_head)
         values.add_(w.b_V)
         table = torch.bmm(values.transpose(0, 1), w.W_O).transpose(0, 1).reshape(-1, d_model)
-        return cls(w, resid, query, key_direction, values, scores, table, resid_eq + w.b_O)
+        table.add_((resid_eq + w.b_O).div_(heads))
+        return cls(w, resid, query, key_direction, values, scores, table)
 
-    def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor, grad_const: torch.Tensor) -> dict:
+    def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor) -> dict:
         """Gradients of the trainable weights (W_E, W_pos, W_Q, W_K, W_V, W_O) by short name."""
         w = self.w
         p, scale = w.p, w.attn_scale
         heads, d_model, d_head = w.W_V.shape
         rows = self.resid.shape[0]
+        grad_const = grad_table.sum(0).div_(heads)
         grad_vo = grad_table.view(rows, heads, d_model).transpose(0, 1)  # [heads, rows, d_model]
         grad_W_O = torch.bmm(self.values.permute(1, 2, 0), grad_vo)  # [heads, d_head, d_model]
         grad_values = torch.bmm(grad_vo, w.W_O.transpose(1, 2)).transpose(0, 1).reshape(rows, heads * d_head)
@@ -90,7 +93,7 @@ class AttentionTables:
 
 
 class SparseMix:
-    """``resid_mid = const + M·table`` for one fixed set of inputs (module docstring).
+    """``resid_mid = M·table`` for one fixed set of inputs (module docstring).
 
     M's pattern (which table rows each input mixes) is fixed by the layout and built once; its
     entries are the attention weights of the ``=`` query over the keys a, b, ``=`` per head.
@@ -125,19 +128,19 @@ class SparseMix:
         weights = self.weights(tables.scores)
         entries = weights.permute(1, 0, 2).reshape(self.n, -1)
         resid_mid = torch.nn.functional.embedding_bag(self.bag, tables.table, per_sample_weights=entries, mode="sum")
-        return resid_mid.add_(tables.const), weights
+        return resid_mid, weights
 
     def backward(self, tables: AttentionTables, weights: torch.Tensor, grad: torch.Tensor):
-        """(grad_scores [2p+1, heads], grad_table, grad_const) from the gradient of resid_mid."""
+        """(grad_scores [2p+1, heads], grad_table) from the gradient of resid_mid."""
         entries = weights.permute(1, 0, 2).reshape(-1)
         transposed = _csr(self.transpose_crow, self.transpose_col, entries[self.transpose_order], (self.rows, self.n))
         grad_table = torch.sparse.mm(transposed, grad)
         pattern = _csr(self.crow, self.col, entries, (self.n, self.rows))
         grad_entries = torch.sparse.sampled_addmm(pattern, grad, tables.table.T, beta=0.0).values()
         grad_weights = grad_entries.view(self.n, 3, self.heads).transpose(0, 1)  # as weights: [3, N, heads]
-        grad_keyed = weights * (grad_weights - (weights * grad_weights).sum(0))  # softmax backward
+        grad_keyed = torch._softmax_backward_data(grad_weights, weights, 0, weights.dtype)
         grad_scores = torch.sparse.mm(self.key_sum, grad_keyed.reshape(-1, self.heads))
-        return grad_scores, grad_table, grad.sum(0)
+        return grad_scores, grad_table
 
 
 def _csr(crow, col, values, size):

@@ -157,8 +157,7 @@ class TrainStep:
         torch.ops.aten.threshold_backward.grad_input(grad_post, post, 0.0, grad_input=grad_post)
         grad_W_in = torch.mm(resid_mid.T, grad_post)
         grad_mid.addmm_(grad_post, w.W_in.detach().T)  # resid_mid feeds both the MLP and the residual
-        grad_scores, grad_table, grad_const = batch.mix.backward(tables, weights, grad_mid)
-        grads = tables.backward(grad_scores, grad_table, grad_const)
+        grads = tables.backward(*batch.mix.backward(tables, weights, grad_mid))
         grad_W_U = grad_unembed[:, :p].contiguous()
         if self._has_b_out:  # logits' bias b_out·W_U
             grad_W_U.addr_(w.b_out.detach(), grad_logits[:, :p].sum(0))
