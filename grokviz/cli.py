@@ -24,6 +24,17 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     return code
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type: an integer ≥ 1 (a bad value is one line and exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, not {text!r}")
+    return value
+
+
 # -- shared options --------------------------------------------------------------------------------
 
 def add_task_options(parser, required: bool = False, p_required: bool = False) -> None:
@@ -260,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--p", default=None, help="comma-separated moduli")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
+    bench.add_argument("--rounds", type=_at_least_one, default=None,
+                       help="train: measure a, b and c this many times in turn and report medians (default 3)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -23,3 +23,15 @@ def test_train_bench_parts_run():
     assert grokviz_ms_per_epoch(task, 10, warmup=10) > 0
     floor, gflop, throughput = floor_ms_per_epoch(task)
     assert floor > 0 and gflop > 0 and throughput > 0
+
+
+def test_train_bench_reports_medians_of_rounds():
+    from grokviz.bench.train import measure_modulus
+
+    row = measure_modulus(11, rounds=3, quick=True)
+    rounds = row["rounds"]
+    assert all(len(values) == 3 for values in rounds.values())
+    assert row["grokviz_ms"] == sorted(rounds["grokviz_ms"])[1]
+    assert row["ratio"] == sorted(rounds["ratio"])[1]  # the median of per-round ratios, not a ratio of medians
+    for naive, fast, ratio in zip(rounds["naive_ms"], rounds["grokviz_ms"], rounds["ratio"]):
+        assert ratio == naive / fast

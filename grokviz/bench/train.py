@@ -8,6 +8,7 @@ the matmul throughput measured here on the step's dominant matmul shape.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import torch
@@ -89,28 +90,49 @@ def floor_ms_per_epoch(task: Task) -> tuple[float, float, float]:
     return flops / throughput / 1e6, flops / 1e9, throughput
 
 
+def _median(values):
+    return statistics.median(values)
+
+
+def measure_modulus(p: int, rounds: int, quick: bool) -> dict:
+    """(a), (b) and (c) at one p, ``rounds`` times in turn; medians of the times and of the per-round ratios.
+
+    This VM's speed drifts by ±20 % over seconds to minutes, so each ratio compares measurements
+    taken back to back (one round), and the medians ignore a round caught by a slow spell.
+    """
+    task = Task("add", p)
+    scale = (113 / p) ** 2
+    naive_epochs = max(3, int((6 if quick else 15) * scale))
+    fast_epochs = max(20, int((60 if quick else 150) * scale))
+    naive, fast, floor, ratio, distance = [], [], [], [], []
+    gflop = throughput = 0.0
+    for round_ in range(rounds):
+        log(f"p = {p}, round {round_ + 1}/{rounds}: naive loop ({naive_epochs} epochs), "
+            f"grokviz trainer ({fast_epochs} epochs), floor…")
+        naive.append(naive_ms_per_epoch(task, naive_epochs))
+        fast.append(grokviz_ms_per_epoch(task, fast_epochs))
+        floor_ms, gflop, throughput = floor_ms_per_epoch(task)
+        floor.append(floor_ms)
+        ratio.append(naive[-1] / fast[-1])
+        distance.append(fast[-1] / floor_ms)
+    return {"p": p, "naive_ms": _median(naive), "grokviz_ms": _median(fast), "floor_ms": _median(floor),
+            "ratio": _median(ratio), "floor_distance": _median(distance), "gflop_per_epoch": gflop,
+            "matmul_gflops": throughput, "rounds": {"naive_ms": naive, "grokviz_ms": fast, "floor_ms": floor,
+                                                     "ratio": ratio, "floor_distance": distance}}
+
+
 def run_benchmark(args) -> dict:
     tune_allocator()
     moduli = [int(p) for p in (args.p or "59,113,227").split(",")]
     quick = getattr(args, "quick", False)
-    rows = []
-    for p in moduli:
-        task = Task("add", p)
-        scale = (113 / p) ** 2
-        naive_epochs = max(3, int((6 if quick else 15) * scale))
-        fast_epochs = max(20, int((60 if quick else 200) * scale))
-        log(f"p = {p}: naive loop ({naive_epochs} epochs)…")
-        naive = naive_ms_per_epoch(task, naive_epochs)
-        log(f"p = {p}: grokviz trainer ({fast_epochs} epochs)…")
-        fast = grokviz_ms_per_epoch(task, fast_epochs)
-        floor, gflop, throughput = floor_ms_per_epoch(task)
-        rows.append({"p": p, "naive_ms": naive, "grokviz_ms": fast, "floor_ms": floor, "ratio": naive / fast,
-                     "floor_distance": fast / floor, "gflop_per_epoch": gflop, "matmul_gflops": throughput})
+    rounds = getattr(args, "rounds", None) or (1 if quick else 3)
+    rows = [measure_modulus(p, rounds, quick) for p in moduli]
     for previous, row in zip(rows, rows[1:]):
         row["growth_exponent"] = math.log(row["grokviz_ms"] / previous["grokviz_ms"]) / math.log(row["p"] / previous["p"])
     at_113 = next((r for r in rows if r["p"] == 113), None)
     ok = at_113 is None or (at_113["ratio"] >= TARGET_RATIO and at_113["floor_distance"] <= TARGET_FLOOR_DISTANCE)
     if not args.json:
+        print(f"medians of {rounds} round(s); ratios are medians of per-round ratios")
         print(f"{'p':>5} {'naive ms':>10} {'grokviz ms':>11} {'floor ms':>9} {'ratio a/b':>10} {'b/floor':>8} {'ms ∝ p^k':>9}")
         for r in rows:
             growth = f"{r['growth_exponent']:.2f}" if "growth_exponent" in r else "—"
@@ -121,4 +143,4 @@ def run_benchmark(args) -> dict:
                   f"within {TARGET_FLOOR_DISTANCE:g}× of the floor "
                   f"({'met' if at_113['floor_distance'] <= TARGET_FLOOR_DISTANCE else 'MISSED'})")
     return {"benchmark": "train", "device": "cpu" if not torch.cuda.is_available() else "cuda",
-            "threads": torch.get_num_threads(), "rows": rows, "ok": ok}
+            "threads": torch.get_num_threads(), "rounds": rounds, "rows": rows, "ok": ok}

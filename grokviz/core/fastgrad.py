@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -100,22 +101,23 @@ class SparseMix:
     """
 
     def __init__(self, layout: InputLayout, p: int, heads: int):
-        n, keys = len(layout), 3 * heads
-        self.p, self.heads, self.n = p, heads, n
+        self.p, self.heads, self.n = p, heads, len(layout)
         self.rows = (2 * p + 1) * heads
-        device = layout.a.device
         self.bag = layout.bag_index(p, heads)  # [N, 3·heads] table rows, ascending in each input
         self.key_rows = torch.cat([layout.a, p + layout.b, torch.full_like(layout.a, 2 * p)])  # [3N] score rows
+
+    @cached_property
+    def _plan(self) -> _BackwardPlan:
+        """Index structures of the backward, built on first use (evaluation never needs them)."""
+        n, keys, device = self.n, 3 * self.heads, self.bag.device
+        col = self.bag.reshape(-1)
+        transpose_order = torch.argsort(col, stable=True)
         # the [2p+1, 3N] 0/1 matrix summing each key's gradient into its score row (an index_add, ~20× faster)
-        key_counts = torch.bincount(self.key_rows, minlength=2 * p + 1)
-        self.key_sum = _csr(torch.cat([key_counts.new_zeros(1), key_counts.cumsum(0)]),
-                            torch.argsort(self.key_rows, stable=True), torch.ones(3 * n, device=device), (2 * p + 1, 3 * n))
-        self.crow = torch.arange(0, n * keys + 1, keys, device=device)
-        self.col = self.bag.reshape(-1)
-        self.transpose_order = torch.argsort(self.col, stable=True)
-        counts = torch.bincount(self.col, minlength=self.rows)
-        self.transpose_crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-        self.transpose_col = torch.arange(n, device=device).repeat_interleave(keys)[self.transpose_order]
+        key_sum = _csr(_row_starts(self.key_rows, 2 * self.p + 1), torch.argsort(self.key_rows, stable=True),
+                       torch.ones(3 * n, device=device), (2 * self.p + 1, 3 * n))
+        return _BackwardPlan(torch.arange(0, n * keys + 1, keys, device=device), col, transpose_order,
+                             _row_starts(col, self.rows),
+                             torch.arange(n, device=device).repeat_interleave(keys)[transpose_order], key_sum)
 
     def weights(self, scores: torch.Tensor) -> torch.Tensor:
         """[3, N, heads]: softmax over the keys (a, b, =) of the ``=`` query, per input and head."""
@@ -132,15 +134,34 @@ class SparseMix:
 
     def backward(self, tables: AttentionTables, weights: torch.Tensor, grad: torch.Tensor):
         """(grad_scores [2p+1, heads], grad_table) from the gradient of resid_mid."""
+        plan = self._plan
         entries = weights.permute(1, 0, 2).reshape(-1)
-        transposed = _csr(self.transpose_crow, self.transpose_col, entries[self.transpose_order], (self.rows, self.n))
+        transposed = _csr(plan.transpose_crow, plan.transpose_col, entries[plan.transpose_order], (self.rows, self.n))
         grad_table = torch.sparse.mm(transposed, grad)
-        pattern = _csr(self.crow, self.col, entries, (self.n, self.rows))
+        pattern = _csr(plan.crow, plan.col, entries, (self.n, self.rows))
         grad_entries = torch.sparse.sampled_addmm(pattern, grad, tables.table.T, beta=0.0).values()
         grad_weights = grad_entries.view(self.n, 3, self.heads).transpose(0, 1)  # as weights: [3, N, heads]
         grad_keyed = torch._softmax_backward_data(grad_weights, weights, 0, weights.dtype)
-        grad_scores = torch.sparse.mm(self.key_sum, grad_keyed.reshape(-1, self.heads))
+        grad_scores = torch.sparse.mm(plan.key_sum, grad_keyed.reshape(-1, self.heads))
         return grad_scores, grad_table
+
+
+@dataclass(frozen=True)
+class _BackwardPlan:
+    """M as CSR (crow, col), its transpose (entries reordered by ``transpose_order``), and key_sum."""
+
+    crow: torch.Tensor
+    col: torch.Tensor
+    transpose_order: torch.Tensor
+    transpose_crow: torch.Tensor
+    transpose_col: torch.Tensor
+    key_sum: torch.Tensor
+
+
+def _row_starts(row_of_entry: torch.Tensor, rows: int) -> torch.Tensor:
+    """CSR row pointers [rows + 1] for entries sorted by their row."""
+    counts = torch.bincount(row_of_entry, minlength=rows)
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
 def _csr(crow, col, values, size):
