@@ -9,8 +9,8 @@ the two pieces in front of the MLP, each as a forward that keeps what its backwa
 - :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
   rows with its attention weights, i.e. ``resid_mid = M·table`` for a sparse [N, rows]
   matrix M with 3·heads entries per row. The backward is M's transpose times the gradient
-  (a CSR matrix product) and M's entries' gradients, the gradient sampled at M's pattern
-  (``sampled_addmm``), then the 3-key softmax backward.
+  (one ``embedding_bag`` per table row over the inputs that mix it) and M's entries'
+  gradients, the gradient sampled at M's pattern (``sampled_addmm``), then the 3-key softmax backward.
 
 Both are tested against autograd through the same functions.
 """
@@ -136,8 +136,9 @@ class SparseMix:
         """(grad_scores [2p+1, heads], grad_table) from the gradient of resid_mid."""
         plan = self._plan
         entries = weights.permute(1, 0, 2).reshape(-1)
-        transposed = _csr(plan.transpose_crow, plan.transpose_col, entries[plan.transpose_order], (self.rows, self.n))
-        grad_table = torch.sparse.mm(transposed, grad)
+        # Mᵀ·grad as a bag per table row over the inputs that mix it: ~3× faster than a CSR product (measured)
+        grad_table = torch.nn.functional.embedding_bag(plan.transpose_col, grad, plan.transpose_crow[:-1],
+                                                       per_sample_weights=entries[plan.transpose_order], mode="sum")
         pattern = _csr(plan.crow, plan.col, entries, (self.n, self.rows))
         grad_entries = torch.sparse.sampled_addmm(pattern, grad, tables.table.T, beta=0.0).values()
         grad_weights = grad_entries.view(self.n, 3, self.heads).transpose(0, 1)  # as weights: [3, N, heads]
@@ -148,7 +149,8 @@ class SparseMix:
 
 @dataclass(frozen=True)
 class _BackwardPlan:
-    """M as CSR (crow, col), its transpose (entries reordered by ``transpose_order``), and key_sum."""
+    """M as CSR (crow, col), its transpose (entries reordered by ``transpose_order``; row starts
+    ``transpose_crow``, input of each entry ``transpose_col``), and key_sum."""
 
     crow: torch.Tensor
     col: torch.Tensor

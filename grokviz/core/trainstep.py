@@ -46,6 +46,7 @@ class _Batch:
         self.layout, self.labels, self.n = layout, labels, len(layout)
         self.mix = SparseMix(layout, p, heads)
         self.label_column = labels[:, None]
+        self.minus_one_over_n = torch.full((self.n, 1), -1.0 / max(self.n, 1), dtype=torch.float64, device=labels.device)
 
 
 def _float64_loss(logits: torch.Tensor, labels_column: torch.Tensor, count_correct: bool = False):
@@ -86,6 +87,7 @@ class TrainStep:
         self._has_direct_bias = self._has_b_out or bool(weights.b_U.detach().any())
         self._unembed = torch.zeros(self.d_model, self.width, device=device)
         self._unembed_bias = torch.zeros(self.width, device=device)
+        self._weights = Weights(**{k: v.detach() for k, v in vars(weights).items()})  # views: see every update
 
     # -- forward -------------------------------------------------------------------
     @torch.no_grad()
@@ -94,7 +96,7 @@ class TrainStep:
         w = self.w
         self._unembed[:, : self.p] = w.W_U
         self._unembed_bias[: self.p] = w.direct_bias
-        return AttentionTables.of(Weights(**{k: v.detach() for k, v in vars(w).items()}))
+        return AttentionTables.of(self._weights)
 
     def _forward(self, tables: AttentionTables, batch: _Batch):
         n, w, get = batch.n, self.w, self.buffers.get
@@ -147,7 +149,7 @@ class TrainStep:
         loss = row_loss.mean()
         # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
         exps.mul_(total.reciprocal_().mul_(1.0 / n))
-        exps.scatter_add_(1, batch.label_column, exps.new_full((n, 1), -1.0 / n))
+        exps.scatter_add_(1, batch.label_column, batch.minus_one_over_n)
         grad_logits = get("grad_logits", n, self.width)
         grad_logits[:, :p].copy_(exps)
         grad_unembed = torch.mm(resid_post.T, grad_logits)
