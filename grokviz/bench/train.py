@@ -1,8 +1,14 @@
 """``grokviz bench train``: (a) the notebook's naive loop, (b) the grokviz trainer, (c) the FLOP floor.
 
 (a) full-sequence hooked forward + backward every epoch and the test loss every epoch, as the
-original notebooks; (b) :class:`Trainer` with its defaults; (c) FLOPs per step of (b) divided by
-the matmul throughput measured here on the step's dominant matmul shape.
+original notebooks; (b) :class:`Trainer` with its defaults (evaluation every 10 epochs included);
+(c) the FLOPs of one epoch of (b) — forward + backward of the last-position computation of
+design.md §2 on the training inputs, plus a forward on the test inputs every 10th epoch —
+divided by the matmul throughput measured here on the step's fastest matmul shape (best of
+3 timings). (c) counts every multiply-add as a matmul at full speed, so it is a strict floor.
+
+Each modulus is measured in rounds of (a), (b), (c) back to back; the report gives medians of
+the times and of the per-round ratios (this VM's speed drifts by ±20 % within minutes).
 """
 
 from __future__ import annotations
@@ -101,9 +107,9 @@ def measure_modulus(p: int, rounds: int, quick: bool) -> dict:
     taken back to back (one round), and the medians ignore a round caught by a slow spell.
     """
     task = Task("add", p)
-    scale = (113 / p) ** 2
-    naive_epochs = max(3, int((6 if quick else 15) * scale))
-    fast_epochs = max(20, int((60 if quick else 150) * scale))
+    scale = (113 / p) ** 2  # similar seconds per measurement at every p (epoch cost grows ~p²)
+    naive_epochs = min(max(3, int((6 if quick else 15) * scale)), 100)
+    fast_epochs = min(max(20, int((60 if quick else 150) * scale)), 1000)
     naive, fast, floor, ratio, distance = [], [], [], [], []
     gflop = throughput = 0.0
     for round_ in range(rounds):
