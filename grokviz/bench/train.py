@@ -144,8 +144,13 @@ def run_benchmark(args) -> dict:
             growth = f"{r['growth_exponent']:.2f}" if "growth_exponent" in r else "—"
             print(f"{r['p']:>5} {r['naive_ms']:>10.1f} {r['grokviz_ms']:>11.2f} {r['floor_ms']:>9.2f} "
                   f"{r['ratio']:>10.1f} {r['floor_distance']:>8.2f} {growth:>9}")
+        if rounds > 1:
+            for r in rows:
+                spread = r["rounds"]
+                print(f"p = {r['p']}, per round: ratio a/b {min(spread['ratio']):.1f}–{max(spread['ratio']):.1f}, "
+                      f"b/floor {min(spread['floor_distance']):.2f}–{max(spread['floor_distance']):.2f}")
         if at_113:
-            print(f"targets at p = 113: ratio ≥ {TARGET_RATIO:g} ({'met' if at_113['ratio'] >= TARGET_RATIO else 'MISSED'}), "
+            print(f"targets at p = 113 (medians): ratio ≥ {TARGET_RATIO:g} ({'met' if at_113['ratio'] >= TARGET_RATIO else 'MISSED'}), "
                   f"within {TARGET_FLOOR_DISTANCE:g}× of the floor "
                   f"({'met' if at_113['floor_distance'] <= TARGET_FLOOR_DISTANCE else 'MISSED'})")
     return {"benchmark": "train", "device": "cpu" if not torch.cuda.is_available() else "cuda",
