@@ -123,17 +123,17 @@ def _print_text(report: dict) -> None:
     print("\n".join(lines))
 
 
+def _print_progress(done: int, total: int, epoch: int) -> None:
+    print(f"\ranalyze: checkpoint {done}/{total} (epoch {epoch})", end="" if done < total else "\n",
+          file=sys.stderr, flush=True)
+
+
 def cmd_analyze(args) -> int:
     from grokviz.cli import task_spec_from_args
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))
-    on_progress = None
-    if args.progress:
-        def on_progress(done, total, epoch):
-            print(f"\ranalyze: checkpoint {done}/{total} (epoch {epoch})", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
-    report = analyze(run, args.checkpoint, args.progress, on_progress)
+    report = analyze(run, args.checkpoint, args.progress, _print_progress if args.progress else None)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-example", action="store_true", help="start without opening the example run")
     args = parser.parse_args(argv)
 
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0] if sys.argv else "grokviz"])
     configure_application(app)

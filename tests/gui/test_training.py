@@ -11,7 +11,7 @@ def test_short_training_run_updates_curves_and_opens(qtbot, window, tmp_path, er
     out = tmp_path / "live.pt"
     view = window.training_view
     with qtbot.waitSignal(window.training_ended, timeout=60_000) as ended:
-        job = window.start_training(*small_training_args(out, epochs=400), threads=1)
+        window.start_training(*small_training_args(out, epochs=400), threads=1)
         assert view.controls.isVisible() or not window.isVisible()
         qtbot.waitUntil(lambda: view.redraw_count >= 2 and len(view.curves.epoch) >= 2, timeout=30_000)
         x, y = view.loss_curves["train"].getData()
