@@ -96,10 +96,6 @@ def floor_ms_per_epoch(task: Task) -> tuple[float, float, float]:
     return flops / throughput / 1e6, flops / 1e9, throughput
 
 
-def _median(values):
-    return statistics.median(values)
-
-
 def measure_modulus(p: int, rounds: int, quick: bool) -> dict:
     """(a), (b) and (c) at one p, ``rounds`` times in turn; medians of the times and of the per-round ratios.
 
@@ -121,8 +117,8 @@ def measure_modulus(p: int, rounds: int, quick: bool) -> dict:
         floor.append(floor_ms)
         ratio.append(naive[-1] / fast[-1])
         distance.append(fast[-1] / floor_ms)
-    return {"p": p, "naive_ms": _median(naive), "grokviz_ms": _median(fast), "floor_ms": _median(floor),
-            "ratio": _median(ratio), "floor_distance": _median(distance), "gflop_per_epoch": gflop,
+    return {"p": p, "naive_ms": statistics.median(naive), "grokviz_ms": statistics.median(fast), "floor_ms": statistics.median(floor),
+            "ratio": statistics.median(ratio), "floor_distance": statistics.median(distance), "gflop_per_epoch": gflop,
             "matmul_gflops": throughput, "rounds": {"naive_ms": naive, "grokviz_ms": fast, "floor_ms": floor,
                                                      "ratio": ratio, "floor_distance": distance}}
 

@@ -3,9 +3,8 @@
 The trainer's step (:mod:`grokviz.core.trainstep`) runs without autograd. This module gives it
 the two pieces in front of the MLP, each as a forward that keeps what its backward needs:
 
-- :class:`AttentionTables` — from the weights to the key-score and value→output tables
-  (the same tables as :func:`grokviz.core.fastpath.attention_tables`, with scores stacked as
-  rows a-tokens, b-tokens, ``=``);
+- :class:`AttentionTables` — the tables of :func:`grokviz.core.fastpath.table_parts` (key
+  scores and value→output rows) and their backward to the weights;
 - :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
   rows with its attention weights, i.e. ``resid_mid = M·table`` for a sparse [N, rows]
   matrix M with 3·heads entries per row. The backward is M's transpose times the gradient
@@ -23,67 +22,53 @@ from functools import cached_property
 
 import torch
 
-from grokviz.core.fastpath import InputLayout
+from grokviz.core.fastpath import InputLayout, TableParts, table_parts
 from grokviz.core.weights import Weights
 
 
 @dataclass
 class AttentionTables:
-    """The tables of the weights ``w`` and the intermediates their backward needs.
+    """:class:`~grokviz.core.fastpath.TableParts` of the weights ``w``, with the constant folded in.
 
-    ``scores`` [2p+1, heads]: key score of each (position, token) row for the ``=`` query, rows
-    a-tokens (position 0), b-tokens (position 1), ``=`` (position 2); ``table``
-    [(2p+1)·heads, d_model]: value→output rows VO[row, head] + const / heads, where
-    const = W_E[=] + W_pos[2] + b_O. Each head's attention weights sum to 1, so mixing these rows
-    adds const exactly once, and the score gradients do not change (softmax is shift-invariant).
+    ``table`` rows are VO[row, head] + const / heads, where const = W_E[=] + W_pos[2] + b_O.
+    Each head's attention weights sum to 1, so mixing these rows adds const exactly once, and
+    the score gradients do not change (softmax is shift-invariant).
     """
 
     w: Weights
-    resid: torch.Tensor  # [2p+1, d_model]: the residual stream of every table row
-    query: torch.Tensor  # [heads, d_head]
-    key_direction: torch.Tensor  # [d_model, heads]
-    values: torch.Tensor  # [2p+1, heads, d_head]
-    scores: torch.Tensor
+    parts: TableParts
     table: torch.Tensor
 
     @classmethod
     def of(cls, w: Weights) -> "AttentionTables":
-        p, scale = w.p, w.attn_scale
-        heads, d_model, d_head = w.W_V.shape
-        token_rows = w.W_E[:p]
-        resid = torch.cat([token_rows + w.W_pos[0], token_rows + w.W_pos[1], (w.W_E[p] + w.W_pos[2])[None]])
-        resid_eq = resid[2 * p]
-        query = torch.matmul(resid_eq, w.W_Q).add_(w.b_Q)  # [heads, d_head]
-        key_direction = torch.matmul(w.W_K, query[:, :, None])[:, :, 0].T.div(scale)  # [d_model, heads]
-        key_offset = (w.b_K * query).sum(-1).div_(scale)
-        scores = torch.addmm(key_offset, resid, key_direction)
-        values = (resid @ w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)).view(-1, heads, d_head)
-        values.add_(w.b_V)
-        table = torch.bmm(values.transpose(0, 1), w.W_O).transpose(0, 1).reshape(-1, d_model)
-        table.add_((resid_eq + w.b_O).div_(heads))
-        return cls(w, resid, query, key_direction, values, scores, table)
+        parts = table_parts(w)
+        return cls(w, parts, parts.table + parts.const / w.W_V.shape[0])
+
+    @property
+    def scores(self) -> torch.Tensor:
+        return self.parts.scores
 
     def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor) -> dict:
         """Gradients of the trainable weights (W_E, W_pos, W_Q, W_K, W_V, W_O) by short name."""
-        w = self.w
+        w, parts = self.w, self.parts
         p, scale = w.p, w.attn_scale
         heads, d_model, d_head = w.W_V.shape
-        rows = self.resid.shape[0]
+        rows = parts.resid.shape[0]
         grad_const = grad_table.sum(0).div_(heads)
         grad_vo = grad_table.view(rows, heads, d_model).transpose(0, 1)  # [heads, rows, d_model]
-        grad_W_O = torch.bmm(self.values.permute(1, 2, 0), grad_vo)  # [heads, d_head, d_model]
+        grad_W_O = torch.bmm(parts.values.permute(1, 2, 0), grad_vo)  # [heads, d_head, d_model]
         grad_values = torch.bmm(grad_vo, w.W_O.transpose(1, 2)).transpose(0, 1).reshape(rows, heads * d_head)
         W_V_flat = w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)
-        grad_W_V = (self.resid.T @ grad_values).view(d_model, heads, d_head).transpose(0, 1)
+        grad_W_V = (parts.resid.T @ grad_values).view(d_model, heads, d_head).transpose(0, 1)
         grad_resid = grad_values @ W_V_flat.T
-        grad_resid.addmm_(grad_scores, self.key_direction.T)  # scores = resid·key_direction + offset
-        grad_key_direction = self.resid.T @ grad_scores  # [d_model, heads]
+        grad_resid.addmm_(grad_scores, parts.key_direction.T)  # scores = resid·key_direction + offset
+        grad_key_direction = parts.resid.T @ grad_scores  # [d_model, heads]
         grad_offset = grad_scores.sum(0)  # [heads]
         # key_direction[:, h] = W_K[h]·query[h] / scale;  offset[h] = b_K[h]·query[h] / scale
-        grad_W_K = (grad_key_direction.T[:, :, None] * self.query[:, None, :]).div_(scale)
+        grad_W_K = (grad_key_direction.T[:, :, None] * parts.query[:, None, :]).div_(scale)
         grad_query = torch.matmul(grad_key_direction.T[:, None, :], w.W_K)[:, 0].add_(w.b_K * grad_offset[:, None])
         grad_query.div_(scale)
-        resid_eq = self.resid[2 * p]
+        resid_eq = parts.resid[2 * p]
         grad_W_Q = resid_eq[None, :, None] * grad_query[:, None, :]  # query = resid_eq·W_Q + b_Q
         grad_eq = grad_resid[2 * p] + grad_const + torch.matmul(w.W_Q, grad_query[:, :, None]).sum((0, 2))
         grad_a, grad_b = grad_resid[:p], grad_resid[p : 2 * p]

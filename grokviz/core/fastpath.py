@@ -149,24 +149,49 @@ class AttentionMix(torch.autograd.Function):
         return grad_a, grad_b, grad_scores[:, 2].sum(0), grad_table, grad.sum(0), None
 
 
+@dataclass(frozen=True)
+class TableParts:
+    """The attention tables with the intermediates a hand-written backward needs.
+
+    Rows of ``resid`` / ``scores`` / ``values``: tokens at position 0 (a), tokens at position 1
+    (b), then ``=`` at position 2. ``scores`` [2p+1, heads]: key score of each row for the ``=``
+    query; ``table`` [(2p+1)·heads, d_model]: rows VO[row, head] (module docstring);
+    const = W_E[=] + W_pos[2] + b_O.
+    """
+
+    resid: torch.Tensor  # [2p+1, d_model]
+    query: torch.Tensor  # [heads, d_head]
+    key_direction: torch.Tensor  # [d_model, heads]: scores = resid·key_direction + offset
+    values: torch.Tensor  # [2p+1, heads, d_head]
+    scores: torch.Tensor
+    table: torch.Tensor
+    const: torch.Tensor
+
+
+def table_parts(w: Weights) -> TableParts:
+    """:class:`TableParts` of the weights (differentiable: autograd may run through it)."""
+    p, scale = w.p, w.attn_scale
+    heads, d_model, d_head = w.W_V.shape
+    token_rows = w.W_E[:p]
+    resid = torch.cat([token_rows + w.W_pos[0], token_rows + w.W_pos[1], (w.W_E[p] + w.W_pos[2])[None]])
+    resid_eq = resid[2 * p]  # position 2 always holds '='
+    query = torch.matmul(resid_eq, w.W_Q) + w.b_Q  # [heads, d_head]
+    key_direction = torch.matmul(w.W_K, query[:, :, None])[:, :, 0].T / scale  # [d_model, heads]
+    key_offset = (w.b_K * query).sum(-1) / scale
+    scores = torch.addmm(key_offset, resid, key_direction)
+    values = (resid @ w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)).view(-1, heads, d_head) + w.b_V
+    table = torch.bmm(values.transpose(0, 1), w.W_O).transpose(0, 1).reshape(-1, d_model)
+    return TableParts(resid, query, key_direction, values, scores, table, resid_eq + w.b_O)
+
+
 def attention_tables(w: Weights):
     """(score_a [p, heads], score_b, score_eq [heads], table [(2p+1)·heads, d_model], const [d_model]).
 
-    score_j[t, h]: key score of token t at position j for the ``=`` query; table rows VO_0[t, h],
-    VO_1[t, h], VO_2[=, h] (module docstring); const = W_E[=] + W_pos[2] + b_O.
+    score_j[t, h]: key score of token t at position j for the ``=`` query; table and const as in
+    :class:`TableParts`.
     """
-    p = w.p
-    resid_a = w.W_E[:p] + w.W_pos[0]  # [p, d_model]: position 0 holding token a
-    resid_b = w.W_E[:p] + w.W_pos[1]
-    resid_eq = w.W_E[p] + w.W_pos[2]  # position 2 always holds '='
-    query = torch.einsum("d,hde->he", resid_eq, w.W_Q) + w.b_Q  # [heads, d_head]
-    key_direction = torch.einsum("hde,he->dh", w.W_K, query) / w.attn_scale
-    key_offset = (w.b_K * query).sum(-1) / w.attn_scale  # [heads]
-    resid_all = torch.cat([resid_a, resid_b, resid_eq[None]])  # [2p + 1, d_model]
-    values = torch.einsum("td,hde->the", resid_all, w.W_V) + w.b_V
-    value_out = torch.einsum("the,hed->thd", values, w.W_O)  # [2p + 1, heads, d_model]
-    return (resid_a @ key_direction + key_offset, resid_b @ key_direction + key_offset,
-            resid_eq @ key_direction + key_offset, value_out.reshape(-1, value_out.shape[-1]), resid_eq + w.b_O)
+    parts, p = table_parts(w), w.p
+    return parts.scores[:p], parts.scores[p : 2 * p], parts.scores[2 * p], parts.table, parts.const
 
 
 def last_position_logits(source, layout: InputLayout) -> torch.Tensor:

@@ -46,7 +46,6 @@ class _Batch:
         self.layout, self.labels, self.n = layout, labels, len(layout)
         self.mix = SparseMix(layout, p, heads)
         self.label_column = labels[:, None]
-        self.minus_one_over_n = torch.full((self.n, 1), -1.0 / max(self.n, 1), dtype=torch.float64, device=labels.device)
 
 
 def _float64_loss(logits: torch.Tensor, labels_column: torch.Tensor, count_correct: bool = False):
@@ -82,30 +81,32 @@ class TrainStep:
         self.buffers = _Buffers(device)
         self.train = _Batch(layout, labels, self.p, self.heads)
         self._batches: dict[int, _Batch] = {}
-        self._has_b_in = bool(weights.b_in.detach().any())
-        self._has_b_out = bool(weights.b_out.detach().any())
-        self._has_direct_bias = self._has_b_out or bool(weights.b_U.detach().any())
+        self._weights = Weights(**{k: v.detach() for k, v in vars(weights).items()})  # views: see every update
+        self._has_b_in = bool(self._weights.b_in.any())
+        self._has_b_out = bool(self._weights.b_out.any())
+        self._has_direct_bias = self._has_b_out or bool(self._weights.b_U.any())
         self._unembed = torch.zeros(self.d_model, self.width, device=device)
         self._unembed_bias = torch.zeros(self.width, device=device)
-        self._weights = Weights(**{k: v.detach() for k, v in vars(weights).items()})  # views: see every update
+        self._minus_one_over_n = torch.full((self.train.n, 1), -1.0 / max(self.train.n, 1), dtype=torch.float64,
+                                            device=labels.device)
 
     # -- forward -------------------------------------------------------------------
     @torch.no_grad()
     def tables(self) -> AttentionTables:
         """The attention tables of the parameters as they are now (shared by eval and step)."""
-        w = self.w
+        w = self._weights
         self._unembed[:, : self.p] = w.W_U
         self._unembed_bias[: self.p] = w.direct_bias
         return AttentionTables.of(self._weights)
 
     def _forward(self, tables: AttentionTables, batch: _Batch):
-        n, w, get = batch.n, self.w, self.buffers.get
+        n, w, get = batch.n, self._weights, self.buffers.get
         resid_mid, weights = batch.mix.forward(tables)
-        post = torch.mm(resid_mid, w.W_in.detach(), out=get("post", n, self.d_mlp))
+        post = torch.mm(resid_mid, w.W_in, out=get("post", n, self.d_mlp))
         if self._has_b_in:
             post.add_(w.b_in)
         post.clamp_min_(0.0)
-        resid_post = torch.addmm(resid_mid, post, w.W_out.detach(), out=get("resid_post", n, self.d_model))
+        resid_post = torch.addmm(resid_mid, post, w.W_out, out=get("resid_post", n, self.d_model))
         logits = get("logits", n, self.width)
         if self._has_direct_bias:
             torch.addmm(self._unembed_bias, resid_post, self._unembed, out=logits)
@@ -142,28 +143,28 @@ class TrainStep:
         Sets ``.grad`` of every trainable weight (replacing what was there). The accuracy (of
         the weights before this step) is computed only when asked for.
         """
-        batch, w, get = self.train, self.w, self.buffers.get
+        batch, w, get = self.train, self._weights, self.buffers.get
         n, p = batch.n, self.p
         resid_mid, weights, post, resid_post, logits = self._forward(tables, batch)
         exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
         loss = row_loss.mean()
         # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
         exps.mul_(total.reciprocal_().mul_(1.0 / n))
-        exps.scatter_add_(1, batch.label_column, batch.minus_one_over_n)
+        exps.scatter_add_(1, batch.label_column, self._minus_one_over_n)
         grad_logits = get("grad_logits", n, self.width)
         grad_logits[:, :p].copy_(exps)
         grad_unembed = torch.mm(resid_post.T, grad_logits)
         grad_mid = torch.mm(grad_logits, self._unembed.T, out=get("grad_mid", n, self.d_model))  # = grad resid_post
         grad_W_out = torch.mm(grad_mid.T, post).T  # this orientation runs ~14 % faster than post.T @ grad_mid
-        grad_post = torch.mm(grad_mid, w.W_out.detach().T, out=get("grad_post", n, self.d_mlp))
+        grad_post = torch.mm(grad_mid, w.W_out.T, out=get("grad_post", n, self.d_mlp))
         torch.ops.aten.threshold_backward.grad_input(grad_post, post, 0.0, grad_input=grad_post)
         grad_W_in = torch.mm(resid_mid.T, grad_post)
-        grad_mid.addmm_(grad_post, w.W_in.detach().T)  # resid_mid feeds both the MLP and the residual
+        grad_mid.addmm_(grad_post, w.W_in.T)  # resid_mid feeds both the MLP and the residual
         grads = tables.backward(*batch.mix.backward(tables, weights, grad_mid))
         grad_W_U = grad_unembed[:, :p].contiguous()
         if self._has_b_out:  # logits' bias b_out·W_U
-            grad_W_U.addr_(w.b_out.detach(), grad_logits[:, :p].sum(0))
+            grad_W_U.addr_(w.b_out, grad_logits[:, :p].sum(0))
         grads.update(W_in=grad_W_in, W_out=grad_W_out, W_U=grad_W_U)
         for name, grad in grads.items():
-            getattr(w, name).grad = grad.contiguous()
+            getattr(self.w, name).grad = grad.contiguous()
         return loss, (int(correct) / n if accuracy else None)
