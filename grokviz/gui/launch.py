@@ -46,8 +46,15 @@ def process_start_time() -> float | None:
 
 
 def configure_application(app) -> None:
-    """Light, clean scientific look: Fusion style, light palette (plots: :func:`configure_plots`)."""
+    """Light, clean scientific look: Fusion style, light palette (plots: :func:`configure_plots`).
+
+    Also moves Python's cyclic garbage collection into the GUI thread (:mod:`grokviz.gui.gc_guard`).
+    """
     from PySide6 import QtGui
+
+    from grokviz.gui import gc_guard
+
+    gc_guard.install(app)
 
     app.setApplicationName("grokviz")
     app.setOrganizationName("grokviz")

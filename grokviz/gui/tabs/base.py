@@ -140,7 +140,7 @@ class AnalysisTab(QtWidgets.QWidget):
             self._dirty = True
             return
         self._dirty = False
-        if self._job is not None and self._job.isRunning():
+        if self._job is not None:  # one job at a time: the newest request runs when this one is done
             self._pending = True
             self._job.cancel()
             return
@@ -150,7 +150,7 @@ class AnalysisTab(QtWidgets.QWidget):
         job.progress.connect(self._on_progress)
         job.succeeded.connect(lambda result, key=key: self._on_result(key, result))
         job.failed.connect(self._on_failed)
-        job.done.connect(self._on_done)
+        job.done.connect(lambda job=job: self._on_done(job))
         self._job = job
         self.status.setText(f"Computing {self.title.lower()} at epoch {epoch}…" if epoch is not None else "Computing…")
         self.progress_bar.setRange(0, 0)
@@ -169,7 +169,7 @@ class AnalysisTab(QtWidgets.QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._job is not None and self._job.isRunning()
+        return self._job is not None
 
     def _on_progress(self, fraction, text):
         if fraction < 0:
@@ -196,11 +196,15 @@ class AnalysisTab(QtWidgets.QWidget):
         self.status.setText(f"Failed: {message}")
         self.status.setToolTip(details)
 
-    def _on_done(self):
+    def _on_done(self, job):
+        """``job``'s thread has ended. Until now it stays ``self._job`` even after ``run`` returned:
+        starting the next job earlier let this slot delete that still-running next job (Qt aborts
+        on a QThread destroyed while running)."""
+        job.deleteLater()
+        if job is not self._job:
+            return
+        self._job = None
         self.progress_bar.hide()
-        job, self._job = self._job, None
-        if job is not None:
-            job.deleteLater()
         if self._pending:
             self._pending = False
             self.request()
