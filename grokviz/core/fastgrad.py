@@ -94,15 +94,19 @@ class SparseMix:
     @cached_property
     def _plan(self) -> _BackwardPlan:
         """Index structures of the backward, built on first use (evaluation never needs them)."""
-        n, keys, device = self.n, 3 * self.heads, self.bag.device
-        col = self.bag.reshape(-1)
+        n, keys, heads, device = self.n, 3 * self.heads, self.heads, self.bag.device
+        ab_keys = 2 * heads  # the a- and b-entries of each input; the = key's follow
+        col = self.bag[:, :ab_keys].reshape(-1)
+        entry = (torch.arange(n, device=device)[:, None] * keys + torch.arange(ab_keys, device=device)).reshape(-1)
         transpose_order = torch.argsort(col, stable=True)
+        # bags of the = rows left empty: Mᵀ·grad adds them as a dense product
+        transpose_starts = torch.cat([_row_starts(col, self.rows - heads)[:-1], torch.full((heads,), len(col), device=device)])
         # the [2p+1, 3N] 0/1 matrix summing each key's gradient into its score row (an index_add, ~20× faster)
         key_sum = _csr(_row_starts(self.key_rows, 2 * self.p + 1), torch.argsort(self.key_rows, stable=True),
                        torch.ones(3 * n, device=device), (2 * self.p + 1, 3 * n))
-        return _BackwardPlan(torch.arange(0, n * keys + 1, keys, device=device), col, transpose_order,
-                             _row_starts(col, self.rows),
-                             torch.arange(n, device=device).repeat_interleave(keys)[transpose_order], key_sum)
+        return _BackwardPlan(torch.arange(0, n * keys + 1, keys, device=device), self.bag.reshape(-1),
+                             entry[transpose_order], transpose_starts,
+                             torch.arange(n, device=device).repeat_interleave(ab_keys)[transpose_order], key_sum)
 
     def weights(self, scores: torch.Tensor) -> torch.Tensor:
         """[3, N, heads]: softmax over the keys (a, b, =) of the ``=`` query, per input and head."""
@@ -110,37 +114,49 @@ class SparseMix:
         keyed.sub_(keyed.amax(0)).exp_()
         return keyed.div_(keyed.sum(0))
 
-    def forward(self, tables: AttentionTables) -> tuple[torch.Tensor, torch.Tensor]:
-        """(resid_mid [N, d_model], the weights [3, N, heads] the backward needs)."""
+    def forward(self, tables: AttentionTables) -> tuple[torch.Tensor, MixWeights]:
+        """(resid_mid [N, d_model], the weights the backward needs)."""
         weights = self.weights(tables.scores)
-        entries = weights.permute(1, 0, 2).reshape(self.n, -1)
+        entries = weights.permute(1, 0, 2).contiguous().view(self.n, -1)  # M's entries, input by input
         resid_mid = torch.nn.functional.embedding_bag(self.bag, tables.table, per_sample_weights=entries, mode="sum")
-        return resid_mid, weights
+        return resid_mid, MixWeights(weights, entries.view(-1))
 
-    def backward(self, tables: AttentionTables, weights: torch.Tensor, grad: torch.Tensor):
+    def backward(self, tables: AttentionTables, weights: MixWeights, grad: torch.Tensor):
         """(grad_scores [2p+1, heads], grad_table) from the gradient of resid_mid."""
-        plan = self._plan
-        entries = weights.permute(1, 0, 2).reshape(-1)
-        # Mᵀ·grad as a bag per table row over the inputs that mix it: ~3× faster than a CSR product (measured)
-        grad_table = torch.nn.functional.embedding_bag(plan.transpose_col, grad, plan.transpose_crow[:-1],
-                                                       per_sample_weights=entries[plan.transpose_order], mode="sum")
-        pattern = _csr(plan.crow, plan.col, entries, (self.n, self.rows))
+        plan, heads = self._plan, self.heads
+        # Mᵀ·grad as a bag per table row over the inputs that mix it (~3× faster than a CSR
+        # product), except the = rows: every input mixes them, and as bags they would leave
+        # one core all their work (bags are split between threads by count)
+        grad_table = torch.nn.functional.embedding_bag(
+            plan.transpose_col, grad, plan.transpose_starts, mode="sum",
+            per_sample_weights=weights.entries.index_select(0, plan.transpose_entry))
+        grad_table[-heads:].addmm_(weights.keyed[2].T, grad)
+        pattern = _csr(plan.crow, plan.col, weights.entries, (self.n, self.rows))
         grad_entries = torch.sparse.sampled_addmm(pattern, grad, tables.table.T, beta=0.0).values()
-        grad_weights = grad_entries.view(self.n, 3, self.heads).transpose(0, 1)  # as weights: [3, N, heads]
-        grad_keyed = torch._softmax_backward_data(grad_weights, weights, 0, weights.dtype)
-        grad_scores = torch.sparse.mm(plan.key_sum, grad_keyed.reshape(-1, self.heads))
+        grad_weights = grad_entries.view(self.n, 3, heads).transpose(0, 1)  # as weights: [3, N, heads]
+        grad_keyed = torch._softmax_backward_data(grad_weights, weights.keyed, 0, weights.keyed.dtype)
+        grad_scores = torch.sparse.mm(plan.key_sum, grad_keyed.reshape(-1, heads))
         return grad_scores, grad_table
 
 
 @dataclass(frozen=True)
+class MixWeights:
+    """The attention weights [3, N, heads] (``keyed``) and as M's entries, input by input (``entries`` [N·3·heads])."""
+
+    keyed: torch.Tensor
+    entries: torch.Tensor
+
+
+@dataclass(frozen=True)
 class _BackwardPlan:
-    """M as CSR (crow, col), its transpose (entries reordered by ``transpose_order``; row starts
-    ``transpose_crow``, input of each entry ``transpose_col``), and key_sum."""
+    """M as CSR (crow, col); its transpose over the a- and b-rows as bags: places in ``entries``
+    (``transpose_entry``), bag starts (``transpose_starts``, the = rows' bags empty), input of
+    each entry (``transpose_col``); and key_sum."""
 
     crow: torch.Tensor
     col: torch.Tensor
-    transpose_order: torch.Tensor
-    transpose_crow: torch.Tensor
+    transpose_entry: torch.Tensor
+    transpose_starts: torch.Tensor
     transpose_col: torch.Tensor
     key_sum: torch.Tensor
 
