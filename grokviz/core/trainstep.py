@@ -105,23 +105,20 @@ class TrainStep:
         self._unembed_bias[: self.p] = w.direct_bias
         return AttentionTables.of(self._weights)
 
-    def _forward(self, tables: AttentionTables, batch: _Batch, training: bool = True):
+    def _forward(self, tables: AttentionTables, batch: _Batch):
         n, w, get = batch.n, self._weights, self.buffers.get
         resid_mid, weights = batch.mix.forward(tables)
         post = torch.mm(resid_mid, w.W_in, out=get("post", n, self.d_mlp))
         if self._has_b_in:
             post.add_(w.b_in)
         post.clamp_min_(0.0)
-        if training:  # the backward needs resid_mid again
-            resid_post = torch.addmm(resid_mid, post, w.W_out, out=get("resid_post", n, self.d_model))
-        else:  # resid_mid is a fresh tensor: accumulate into it, no copy
-            resid_post = resid_mid.addmm_(post, w.W_out)
+        resid_post = resid_mid.addmm_(post, w.W_out)  # a fresh tensor, and the backward needs no resid_mid
         logits = get("logits", n, self.width)
         if self._has_direct_bias:
             torch.addmm(self._unembed_bias, resid_post, self._unembed, out=logits)
         else:
             torch.mm(resid_post, self._unembed, out=logits)
-        return resid_mid, weights, post, resid_post, logits
+        return weights, post, resid_post, logits
 
     @torch.no_grad()
     def evaluate(self, tables: AttentionTables, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
@@ -132,7 +129,7 @@ class TrainStep:
         for layout in layouts:
             batch = self._batch(layout, labels[start : start + len(layout)])
             start += len(layout)
-            logits = self._forward(tables, batch, training=False)[-1][:, : self.p]
+            logits = self._forward(tables, batch)[-1][:, : self.p]
             correct += _count_correct(logits, batch.label_column)
             loss_sum += _float64_loss(logits, batch.label_column)[-1].sum()
         count = max(start, 1)
@@ -154,7 +151,7 @@ class TrainStep:
         """
         batch, w, get = self.train, self._weights, self.buffers.get
         n, p = batch.n, self.p
-        resid_mid, weights, post, resid_post, logits = self._forward(tables, batch)
+        weights, post, resid_post, logits = self._forward(tables, batch)
         correct = _count_correct(logits[:, :p], batch.label_column) if accuracy else None
         exps, total, row_loss = _float64_loss(logits[:, :p], batch.label_column)
         loss = row_loss.mean()
@@ -168,7 +165,9 @@ class TrainStep:
         grad_W_out = torch.mm(grad_mid.T, post).T  # this orientation runs ~14 % faster than post.T @ grad_mid
         grad_post = torch.mm(grad_mid, w.W_out.T, out=get("grad_post", n, self.d_mlp))
         torch.ops.aten.threshold_backward.grad_input(grad_post, post, 0.0, grad_input=grad_post)
-        grad_W_in = torch.mm(resid_mid.T, grad_post)
+        # resid_midᵀ·grad_post = tableᵀ·(Mᵀ·grad_post): M has 3·heads entries per row, so this
+        # gathers 3·heads rows per input where the dense product reads d_model (measured 1.9 → 1.55 ms)
+        grad_W_in = torch.mm(tables.table.T, batch.mix.transposed(weights, grad_post))
         grad_mid.addmm_(grad_post, w.W_in.T)  # resid_mid feeds both the MLP and the residual
         grads = tables.backward(*batch.mix.backward(tables, weights, grad_mid))
         grad_W_U = grad_unembed[:, :p].contiguous()
