@@ -52,23 +52,33 @@ def _float64_loss(logits: torch.Tensor, labels_column: torch.Tensor, count_corre
     """(exp(z) [n, p] float64, Σ exp z [n, 1], per-row loss [n, 1], #rows predicted right or None).
 
     z = logits − row max; the loss is the notebooks' −log softmax at the label, computed in
-    float64 (design.md §4). The row max and the prediction (first maximal logit, as
-    ``argmax``) come from the float32 logits in one pass: widening to float64 is exact, so
-    they are the float64 ones. (Separate elementwise ops: torch's fused float64 softmax and
-    logsumexp kernels are 2–4× slower here, measured.)
+    float64 (design.md §4). The row max comes from the float32 logits (widening to float64 is
+    exact). (Separate elementwise ops: torch's fused float64 softmax and logsumexp kernels are
+    2–4× slower here, measured.)
     """
-    correct = None
-    if count_correct:
-        top, first = logits.max(1, keepdim=True)
-        correct = (first == labels_column).sum()
-    else:
-        top = logits.amax(1, keepdim=True)
     shifted = logits.to(torch.float64)
-    shifted.sub_(top.to(torch.float64))
+    shifted.sub_(logits.amax(1, keepdim=True).to(torch.float64))
     picked = shifted.gather(1, labels_column)
     exps = shifted.exp_()
     total = exps.sum(1, keepdim=True)
+    correct = _count_argmax_hits(logits, labels_column, picked, total) if count_correct else None
     return exps, total, total.log().sub_(picked), correct
+
+
+def _count_argmax_hits(logits, labels_column, picked, total) -> torch.Tensor:
+    """Rows whose first maximal logit (``argmax``) is the label's, from the loss's pieces.
+
+    picked = z_label − max is exactly 0 iff the label's logit is maximal, and every maximal logit
+    adds exactly 1 to total = Σ exp(z − max): total < 2 means the maximum is unique. Only rows
+    that could hold a tie need an ``argmax`` (index-returning reductions run ~4× slower than max).
+    """
+    at_max = picked == 0
+    maybe_tied = at_max & (total >= 2)
+    correct = (at_max & ~maybe_tied).sum()
+    rows = maybe_tied.view(-1).nonzero().view(-1)
+    if len(rows):
+        correct += (logits.index_select(0, rows).argmax(1) == labels_column.view(-1)[rows]).sum()
+    return correct
 
 
 class TrainStep:

@@ -84,3 +84,21 @@ def test_evaluation_equals_the_autograd_free_evaluate():
     reference_loss, reference_accuracy = evaluate(weights, chunks, test_labels)
     assert abs(loss - reference_loss) < 1e-6 * reference_loss
     assert accuracy == reference_accuracy
+
+
+def test_prediction_count_is_argmax_with_its_tie_rule():
+    from grokviz.core.trainstep import _float64_loss
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(400, 128, generator=generator)[:, :13]  # a strided view, as the step's
+    labels = torch.randint(0, 13, (400,), generator=generator)
+    logits[:100, 5] = 9.0
+    logits[:50, 9] = 9.0  # exact ties between 5 and 9: argmax takes the first
+    labels[:25], labels[25:50], labels[50:75] = 5, 9, 5
+    logits[150:200] = 0.0  # all tied
+    labels[150:160] = 0
+    logits[200:300] = torch.randn(100, 13, generator=generator) * 1e-3  # near-uniform: no tie, total ≥ 2
+    logits[200:220].scatter_(1, labels[200:220, None], 1.0)
+    right = _float64_loss(logits, labels[:, None], count_correct=True)[-1]
+    assert int(right) == int((logits.argmax(1) == labels).sum())
+    assert int(right) > 50
