@@ -22,7 +22,7 @@ from functools import cached_property
 
 import torch
 
-from grokviz.core.fastpath import InputLayout, TableParts, table_parts
+from grokviz.core.fastpath import InputLayout, TableParts, table_parts, table_rows
 from grokviz.core.weights import Weights
 
 
@@ -70,10 +70,10 @@ class AttentionTables:
         grad_query.div_(scale)
         resid_eq = parts.resid[2 * p]
         grad_W_Q = resid_eq[None, :, None] * grad_query[:, None, :]  # query = resid_eq·W_Q + b_Q
-        grad_eq = grad_resid[2 * p] + grad_const + torch.matmul(w.W_Q, grad_query[:, :, None]).sum((0, 2))
-        grad_a, grad_b = grad_resid[:p], grad_resid[p : 2 * p]
-        grad_W_E = torch.cat([grad_a + grad_b, grad_eq[None]])
-        grad_W_pos = torch.stack([grad_a.sum(0), grad_b.sum(0), grad_eq])  # n_ctx = 3
+        grad_resid[2 * p].add_(grad_const).add_(torch.matmul(w.W_Q, grad_query[:, :, None]).sum((0, 2)))
+        tokens, positions = table_rows(p, grad_resid.device)  # resid = W_E[token] + W_pos[position]
+        grad_W_E = grad_resid.new_zeros(w.W_E.shape).index_add_(0, tokens, grad_resid)
+        grad_W_pos = grad_resid.new_zeros(w.W_pos.shape).index_add_(0, positions, grad_resid)
         return {"W_E": grad_W_E, "W_pos": grad_W_pos, "W_Q": grad_W_Q, "W_K": grad_W_K,
                 "W_V": grad_W_V, "W_O": grad_W_O}
 

@@ -17,6 +17,7 @@ backward over inputs grouped by a (and by b) — a layout computed once per fixe
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -168,12 +169,20 @@ class TableParts:
     const: torch.Tensor
 
 
+@functools.lru_cache(maxsize=8)
+def table_rows(p: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(token [2p+1], position [2p+1]) of the rows of :class:`TableParts`: a at 0, b at 1, ``=`` at 2."""
+    tokens = torch.cat([torch.arange(p), torch.arange(p), torch.tensor([p])]).to(device)
+    positions = torch.tensor([0] * p + [1] * p + [2]).to(device)
+    return tokens, positions
+
+
 def table_parts(w: Weights) -> TableParts:
     """:class:`TableParts` of the weights (differentiable: autograd may run through it)."""
     p, scale = w.p, w.attn_scale
     heads, d_model, d_head = w.W_V.shape
-    token_rows = w.W_E[:p]
-    resid = torch.cat([token_rows + w.W_pos[0], token_rows + w.W_pos[1], (w.W_E[p] + w.W_pos[2])[None]])
+    tokens, positions = table_rows(p, w.W_E.device)
+    resid = w.W_E.index_select(0, tokens) + w.W_pos.index_select(0, positions)
     resid_eq = resid[2 * p]  # position 2 always holds '='
     query = torch.matmul(resid_eq, w.W_Q) + w.b_Q  # [heads, d_head]
     key_direction = torch.matmul(w.W_K, query[:, :, None])[:, :, 0].T / scale  # [d_model, heads]

@@ -114,7 +114,8 @@ class TrainStep:
         """The attention tables of the parameters as they are now (shared by eval and step)."""
         w = self._weights
         self._unembed[:, : self.p] = w.W_U
-        self._unembed_bias[: self.p] = w.direct_bias
+        if self._has_direct_bias:  # biases are frozen, but their product with W_U is not
+            self._unembed_bias[: self.p] = w.direct_bias
         return AttentionTables.of(self._weights)
 
     def _forward(self, tables: AttentionTables, batch: _Batch):
