@@ -1,5 +1,8 @@
 """The benchmark machinery itself, at tiny sizes (the real numbers come from ``grokviz bench``)."""
 
+import statistics
+import time
+
 from grokviz.bench.analysis import peak_rss_kb, progress_in_child
 from grokviz.bench.train import floor_ms_per_epoch, grokviz_ms_per_epoch, naive_ms_per_epoch
 from grokviz.core.tasks import Task
@@ -25,13 +28,31 @@ def test_train_bench_parts_run():
     assert floor > 0 and gflop > 0 and throughput > 0
 
 
-def test_train_bench_reports_medians_of_rounds():
+def test_train_bench_reports_medians_of_interleaved_windows():
     from grokviz.bench.train import measure_modulus
 
-    row = measure_modulus(11, rounds=3, quick=True)
-    rounds = row["rounds"]
-    assert all(len(values) == 3 for values in rounds.values())
-    assert row["grokviz_ms"] == sorted(rounds["grokviz_ms"])[1]
-    assert row["ratio"] == sorted(rounds["ratio"])[1]  # the median of per-round ratios, not a ratio of medians
-    for naive, fast, ratio in zip(rounds["naive_ms"], rounds["grokviz_ms"], rounds["ratio"]):
-        assert ratio == naive / fast
+    row = measure_modulus(11, rounds=2, quick=True)
+    assert row["windows"] >= 6  # at least 3 per round
+    assert all(len(values) == 2 for values in row["rounds"].values())
+    assert row["naive_ms"] > 0 and row["grokviz_ms"] > 0 and row["floor_ms"] > 0
+    samples = row["window_samples"]
+    assert len(samples) == row["windows"]
+    # ratios are medians of per-window ratios (a, b and c measured seconds apart), not ratios of medians
+    assert row["ratio"] == statistics.median(s["naive_ms"] / s["grokviz_ms"] for s in samples)
+    assert row["floor_distance"] == statistics.median(s["grokviz_ms"] / s["floor_ms"] for s in samples)
+
+
+def test_interleaved_windows_time_only_the_trainer():
+    from grokviz.bench.train import interleaved_windows
+
+    calls = []
+
+    def slow_probe():
+        calls.append(1)
+        time.sleep(0.2)  # outside the windows: counted, it would add 20 ms per epoch
+        return 1.0
+
+    windows = interleaved_windows(Task("add", 7), windows=3, warmup=10, naive=None, probe=slow_probe)
+    assert len(windows) == 3 == len(calls)
+    assert all(window["floor_ms"] == 1.0 for window in windows)
+    assert all(window["grokviz_ms"] < 12.0 for window in windows)
