@@ -172,8 +172,9 @@ class TableParts:
 @functools.lru_cache(maxsize=8)
 def table_rows(p: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(token [2p+1], position [2p+1]) of the rows of :class:`TableParts`: a at 0, b at 1, ``=`` at 2."""
-    tokens = torch.cat([torch.arange(p), torch.arange(p), torch.tensor([p])]).to(device)
-    positions = torch.tensor([0] * p + [1] * p + [2]).to(device)
+    with torch.inference_mode(False):  # cached: must stay usable by autograd after a first call in inference mode
+        tokens = torch.cat([torch.arange(p), torch.arange(p), torch.tensor([p])]).to(device)
+        positions = torch.tensor([0] * p + [1] * p + [2]).to(device)
     return tokens, positions
 
 

@@ -102,3 +102,16 @@ def test_prediction_count_is_argmax_with_its_tie_rule():
     right = _float64_loss(logits, labels[:, None], count_correct=True)[-1]
     assert int(right) == int((logits.argmax(1) == labels).sum())
     assert int(right) > 50
+
+
+def test_table_rows_cached_in_inference_mode_still_serve_autograd():
+    from grokviz.core.fastpath import last_position_logits, table_rows
+
+    p = 17
+    table_rows.cache_clear()
+    model, rows, labels = _problem(p, dict(d_model=16, n_heads=2, d_head=8, d_mlp=24), seed=1)
+    layout = InputLayout.from_rows(rows, p)
+    with torch.inference_mode():
+        last_position_logits(model, layout)
+    cross_entropy_float64(last_position_logits(model, layout), labels).backward()
+    assert model.embed.W_E.grad is not None
