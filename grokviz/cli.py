@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
     bench.add_argument("--rounds", type=_at_least_one, default=None,
-                       help="train: measure a, b and c this many times in turn and report medians (default 3)")
+                       help="train: trainer runs, each with a, b and c interleaved window by window (default 3)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

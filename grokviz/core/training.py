@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from grokviz.core.adamw_step import DirectAdamW
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, split_indices
 from grokviz.core.device import resolve_device
@@ -227,6 +228,7 @@ class Trainer:
         # autograd's bookkeeping costs as much as the MLP's matmuls on a CPU (trainstep.py); on
         # CUDA the autograd path keeps every op on the device
         hand_written = TrainStep(weights, train_layout, train_labels) if device.type == "cpu" else None
+        adamw = DirectAdamW(optimizer)
 
         def keep_checkpoint(epoch: int) -> None:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -283,8 +285,11 @@ class Trainer:
                 torch._foreach_mul_(ema, alpha)
                 torch._foreach_add_(ema, grads, alpha=1 - alpha)
                 torch._foreach_add_(grads, ema, alpha=lamb)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            if hand_written is not None:  # its step replaces every gradient
+                adamw.step()
+            else:
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
             epoch = step + 1
             if evaluating:
                 history.append(step, loss.item(), test_loss, train_acc, test_acc)
