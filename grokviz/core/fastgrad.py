@@ -48,6 +48,13 @@ class AttentionTables:
     def scores(self) -> torch.Tensor:
         return self.parts.scores
 
+    @cached_property
+    def mlp_in(self) -> torch.Tensor:
+        """table·W_in [rows, d_mlp]: M·(table·W_in) = resid_mid·W_in, the MLP's pre-activations
+        (before b_in) as a gather of 3·heads rows per input instead of a d_model-deep product
+        (measured at p = 113: 3.0 → 2.2 ms on the training inputs, 6.6 → 3.8 ms on the test inputs)."""
+        return torch.mm(self.table, self.w.W_in)
+
     def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor) -> dict:
         """Gradients of the trainable weights (W_E, W_pos, W_Q, W_K, W_V, W_O) by short name."""
         w, parts = self.w, self.parts
@@ -121,9 +128,11 @@ class SparseMix:
     def forward(self, tables: AttentionTables) -> tuple[torch.Tensor, MixWeights]:
         """(resid_mid [N, d_model], the weights the backward needs)."""
         weights = self.weights(tables.scores)
-        resid_mid = torch.nn.functional.embedding_bag(self.bag, tables.table, mode="sum",
-                                                      per_sample_weights=weights.entries.view(self.n, -1))
-        return resid_mid, weights
+        return self.mix(tables.table, weights), weights
+
+    def mix(self, table: torch.Tensor, weights: MixWeights) -> torch.Tensor:
+        """M·table [N, width] for any [rows, width] ``table`` (rows as the attention table's)."""
+        return torch.nn.functional.embedding_bag(self.bag, table, mode="sum", per_sample_weights=weights.entries.view(self.n, -1))
 
     def transposed(self, weights: MixWeights, grad: torch.Tensor) -> torch.Tensor:
         """Mᵀ·grad [rows, width] for any [N, width] ``grad``.

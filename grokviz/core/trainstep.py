@@ -121,7 +121,7 @@ class TrainStep:
     def _forward(self, tables: AttentionTables, batch: _Batch):
         n, w, get = batch.n, self._weights, self.buffers.get
         resid_mid, weights = batch.mix.forward(tables)
-        post = torch.mm(resid_mid, w.W_in, out=get("post", n, self.d_mlp))
+        post = batch.mix.mix(tables.mlp_in, weights)  # = resid_mid·W_in
         if self._has_b_in:
             post.add_(w.b_in)
         post.clamp_min_(0.0)
