@@ -8,8 +8,10 @@ the two pieces in front of the MLP, each as a forward that keeps what its backwa
 - :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
   rows with its attention weights, i.e. ``resid_mid = M·table`` for a sparse [N, rows]
   matrix M with 3·heads entries per row. The backward is M's transpose times the gradient
-  (one ``embedding_bag`` per table row over the inputs that mix it) and M's entries'
-  gradients, the gradient sampled at M's pattern (``sampled_addmm``), then the 3-key softmax backward.
+  (one ``embedding_bag`` per table row over the inputs that mix it, the ``=`` rows as a dense
+  product) and M's entries' gradients, the gradient sampled at M's pattern
+  (``sampled_addmm``), then the 3-key softmax backward. The step also uses M on other tables
+  (``table·W_in``) and Mᵀ on other gradients (the MLP's).
 
 Both are tested against autograd through the same functions.
 """

@@ -3,14 +3,17 @@
 Autograd through :func:`grokviz.core.fastpath.last_position_logits` spends about as long on
 bookkeeping, fresh allocations and its small-tensor ops as on the MLP's matmuls. Here one step is
 
-    tables → resid_mid (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
+    tables → resid_mid = M·table (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
     → resid_post = resid_mid + post·W_out → logits = resid_post·W_U + b_U + b_out·W_U
-    → float64 cross-entropy (design.md §4) → the same chain backwards,
+    → float64 cross-entropy (design.md §4) → the same chain backwards.
 
-with every [N, ·] activation and gradient in a buffer reused from step to step, the ReLU and
-its backward in place, and the unembedding padded to a multiple of 16 classes (zero columns,
-which BLAS handles faster than 113). Gradients land in the parameters' ``.grad`` as autograd's
-would (tested to float32 round-off against autograd through the hooked model).
+M has 3·heads entries per input (:mod:`grokviz.core.fastgrad`), so the two products with W_in's
+d_model side go through the small table instead of the N inputs: pre = M·(table·W_in) and
+grad W_in = tableᵀ·(Mᵀ·grad pre), each a gather of 3·heads rows per input instead of a
+d_model-deep product. The [N, ·] gradients sit in buffers reused from step to step, the ReLU and
+its backward run in place, and the unembedding is padded to a multiple of 16 classes (zero
+columns, which BLAS handles faster than 113). Gradients land in the parameters' ``.grad`` as
+autograd's would (tested to float32 round-off against autograd through the hooked model).
 """
 
 from __future__ import annotations
