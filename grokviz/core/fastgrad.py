@@ -63,9 +63,13 @@ class AttentionTables:
         plus const ⊗ Σ grad / heads (0.52 → 0.40 ms for W_in's gradient at p = 113, measured)."""
         heads, d_head, d_model = self.w.W_O.shape
         k = grad.shape[1]
-        per_head = torch.bmm(self.parts.values.permute(1, 2, 0), grad.view(-1, heads, k).transpose(0, 1))
-        product = torch.mm(self.w.W_O.reshape(heads * d_head, d_model).T, per_head.view(heads * d_head, k))
+        product = torch.mm(self.w.W_O.reshape(heads * d_head, d_model).T, self._values_t(grad).view(heads * d_head, k))
         return product.addr_(self.parts.const, grad.sum(0), alpha=1.0 / heads)
+
+    def _values_t(self, grad: torch.Tensor) -> torch.Tensor:
+        """[heads, d_head, k]: values[:, h]ᵀ·grad[:, h] per head, for ``grad`` [rows, k] in table-row order."""
+        heads = self.w.W_O.shape[0]
+        return torch.bmm(self.parts.values.permute(1, 2, 0), grad.view(-1, heads, grad.shape[1]).transpose(0, 1))
 
     def backward(self, grad_scores: torch.Tensor, grad_table: torch.Tensor) -> dict:
         """Gradients of the trainable weights (W_E, W_pos, W_Q, W_K, W_V, W_O) by short name."""
@@ -75,11 +79,10 @@ class AttentionTables:
         rows = parts.resid.shape[0]
         grad_const = grad_table.sum(0).div_(heads)
         grad_vo = grad_table.view(rows, heads, d_model).transpose(0, 1)  # [heads, rows, d_model]
-        grad_W_O = torch.bmm(parts.values.permute(1, 2, 0), grad_vo)  # [heads, d_head, d_model]
+        grad_W_O = self._values_t(grad_table)  # table row (r, h) = values[r, h]·W_O[h] + const/heads
         grad_values = torch.bmm(grad_vo, w.W_O.transpose(1, 2)).transpose(0, 1).reshape(rows, heads * d_head)
-        W_V_flat = w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)
         grad_W_V = (parts.resid.T @ grad_values).view(d_model, heads, d_head).transpose(0, 1)
-        grad_resid = grad_values @ W_V_flat.T
+        grad_resid = grad_values @ parts.value_weights.T
         grad_resid.addmm_(grad_scores, parts.key_direction.T)  # scores = resid·key_direction + offset
         grad_key_direction = parts.resid.T @ grad_scores  # [d_model, heads]
         grad_offset = grad_scores.sum(0)  # [heads]

@@ -163,7 +163,8 @@ class TableParts:
     resid: torch.Tensor  # [2p+1, d_model]
     query: torch.Tensor  # [heads, d_head]
     key_direction: torch.Tensor  # [d_model, heads]: scores = resid·key_direction + offset
-    values: torch.Tensor  # [2p+1, heads, d_head]
+    values: torch.Tensor  # [2p+1, heads, d_head] = resid·value_weights + b_V
+    value_weights: torch.Tensor  # W_V as [d_model, heads·d_head]
     scores: torch.Tensor
     table: torch.Tensor
     const: torch.Tensor
@@ -189,9 +190,10 @@ def table_parts(w: Weights) -> TableParts:
     key_direction = torch.matmul(w.W_K, query[:, :, None])[:, :, 0].T / scale  # [d_model, heads]
     key_offset = (w.b_K * query).sum(-1) / scale
     scores = torch.addmm(key_offset, resid, key_direction)
-    values = (resid @ w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)).view(-1, heads, d_head) + w.b_V
+    value_weights = w.W_V.permute(1, 0, 2).reshape(d_model, heads * d_head)
+    values = (resid @ value_weights).view(-1, heads, d_head) + w.b_V
     table = torch.bmm(values.transpose(0, 1), w.W_O).transpose(0, 1).reshape(-1, d_model)
-    return TableParts(resid, query, key_direction, values, scores, table, resid_eq + w.b_O)
+    return TableParts(resid, query, key_direction, values, value_weights, scores, table, resid_eq + w.b_O)
 
 
 def attention_tables(w: Weights):
