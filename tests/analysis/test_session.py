@@ -1,0 +1,64 @@
+"""RunSession: shared, cached, thread-safe derived data (design.md §9)."""
+
+import json
+import threading
+
+import pytest
+
+from grokviz.analysis import reports
+from grokviz.analysis.session import RunSession, _KeyedCache
+
+
+def test_keyed_cache_builds_each_key_once_across_threads():
+    cache = _KeyedCache(8)
+    calls = []
+    barrier = threading.Barrier(4)
+
+    def build():
+        calls.append(1)
+        return object()
+
+    results = []
+
+    def worker():
+        barrier.wait()
+        results.append(cache.get("k", build))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+
+
+def test_models_shared_and_concurrent(small_run):
+    session = RunSession(small_run)
+    epochs = session.epochs[-3:]
+    found = {}
+
+    def worker(index):
+        for epoch in epochs * 3:
+            found.setdefault((index, epoch), session.model(epoch))
+            assert session.model(epoch) is found[(index, epoch)]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for epoch in epochs:
+        assert found[(0, epoch)].state_dict().keys() == found[(1, epoch)].state_dict().keys()
+
+
+def test_unknown_report_names_the_known_ones(small_run):
+    with pytest.raises(KeyError, match="unknown report"):
+        RunSession(small_run).report("no-such-report")
+
+
+def test_to_json_has_no_bare_nan():
+    import torch
+
+    text = json.dumps(reports.to_json({"x": float("nan"), "t": torch.tensor([1.0, float("inf")])}), allow_nan=False)
+    assert json.loads(text) == {"x": None, "t": [1.0, None]}
