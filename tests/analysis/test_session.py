@@ -62,3 +62,14 @@ def test_to_json_has_no_bare_nan():
 
     text = json.dumps(reports.to_json({"x": float("nan"), "t": torch.tensor([1.0, float("inf")])}), allow_nan=False)
     assert json.loads(text) == {"x": None, "t": [1.0, None]}
+
+
+def test_key_frequencies_report_matches_the_library_and_is_cached(small_run):
+    from grokviz.analysis.spectrum import key_frequency_report
+
+    session = RunSession(small_run)
+    first = session.report("key_frequencies")
+    assert session.report("key_frequencies", session.epochs[-1]) is first
+    assert first.frequencies == key_frequency_report(small_run.model()).frequencies
+    assert "key_frequencies" in reports.names()
+    json.dumps(session.report_json("key_frequencies"), allow_nan=False)
