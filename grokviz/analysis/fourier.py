@@ -55,6 +55,9 @@ __all__ = [
     "frequency_magnitude_2d",
     "band_limited_interpolate",
     "evaluate_at",
+    "token_basis",
+    "transform_in",
+    "magnitude_in",
 ]
 
 
@@ -405,3 +408,53 @@ def band_limited_interpolate(x, dim: int, factor: float | None = None, *, new_le
         raise ValueError(f"new length {m} < n={n}; band-limited interpolation only upsamples")
     pos = torch.arange(m, dtype=torch.float64) * (n / m)
     return evaluate_at(x, d, pos)
+
+
+# ------------------------------------------------------------- task coordinates (§6a)
+
+
+@functools.lru_cache(maxsize=64)
+def _token_basis_np(values: tuple, n: int) -> np.ndarray:
+    """[n, p]: basis row r over tokens is B_n[r, φ(t)]; tokens outside the group (−1) get 0."""
+    values_array = np.asarray(values)
+    inside = values_array >= 0
+    out = np.zeros((n, len(values)))
+    out[:, inside] = _basis_f64_np(n)[:, values_array[inside]]
+    if not (int(inside.sum()) == n and len(set(values_array[inside].tolist())) == n):
+        # many-to-one (or not onto): the rows are no longer orthonormal over tokens; normalise each
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return out
+
+
+def token_basis(cmap, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+    """The Fourier basis of Z_n read over the tokens through a coordinate map (design.md §6a).
+
+    ``cmap`` is a :class:`grokviz.core.coordinates.CoordinateMap` (φ: tokens → Z_n, −1 outside
+    the group). Row r at token t is B_n[r, φ(t)]: for the identity map exactly :func:`fourier_basis`;
+    for a bijection onto Z_n (discrete logs) a permutation of its columns, still orthonormal; where
+    φ is many-to-one (a^m with gcd(m, p − 1) > 1) cos(2πk·φ(t)/n) normalised over the tokens (not
+    orthogonal). Tokens outside the group have weight 0, i.e. they are left out of every fit.
+    Returns [n, p] (frequencies as in §6 for Z_n, tokens along the second axis).
+    """
+    return torch.from_numpy(_token_basis_np(tuple(cmap.values), int(cmap.n))).to(dtype=dtype, device=_canon_device(device))
+
+
+def transform_in(x, dim: int, cmap) -> torch.Tensor:
+    """Coefficients of ``x`` along its token axis ``dim`` in the coordinate basis of ``cmap``.
+
+    The axis changes length from p (tokens) to n (basis rows of Z_n). With the identity map this
+    is :func:`fourier_transform` exactly.
+    """
+    x = _as_float_tensor(x)
+    d = _norm_dim(dim, x.ndim)
+    if x.shape[d] != cmap.p:
+        raise ValueError(f"axis {dim} has {x.shape[d]} entries, the coordinate map has {cmap.p} tokens")
+    if cmap.is_identity:
+        return fourier_transform(x, d)
+    return _apply_along(x, d, token_basis(cmap, x.dtype, x.device))
+
+
+def magnitude_in(x, dim: int, cmap) -> torch.Tensor:
+    """Per-frequency norm (k = 0 … n//2) along the token axis ``dim`` in ``cmap``'s coordinates."""
+    return frequency_magnitude(transform_in(x, dim, cmap), dim)

@@ -1,5 +1,9 @@
 """Neuron spectra (design.md §6): frequency fraction & clusters, spectral filters, W_neur, W_logit,
-and the attention pattern from ``=`` per head over (a, b)."""
+and the attention pattern from ``=`` per head over (a, b).
+
+Spectra are taken in the task's coordinates (design.md §6a, ``coords``: a
+:class:`~grokviz.core.coordinates.TaskCoordinates`): axis a in φ, b in ψ, c in χ; None is add's
+identity maps (§6 exactly)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from grokviz.analysis.cache import token_axis
 from grokviz.analysis.fourier_axes import basis_axis, frequency_axis
 from grokviz.analysis.labelled import Axis, LabelledTensor
 from grokviz.analysis.lastpos import last_position_grid
+from grokviz.core.coordinates import coordinates_of
 
 CLUSTER_THRESHOLD = 0.85
 
@@ -25,23 +30,25 @@ def _block_membership(n: int, dtype) -> torch.Tensor:
     return member
 
 
-def neuron_frequency_fraction(source) -> LabelledTensor:
+def neuron_frequency_fraction(source, coords=None) -> LabelledTensor:
     """[freq, neuron] share of each neuron's (non-constant) 2-D spectrum in frequency k's block.
 
-    ``source`` is a model or the final-position ``mlp.hook_post`` as [a, b, neuron]. Both input
-    axes go to the Fourier basis, [const, const] is zeroed, and the squares in the 3×3 block
-    {const, sin k, cos k}² are divided by the neuron's total (design.md §6). Row 0 is 0.
+    ``source`` is a model or the final-position ``mlp.hook_post`` as [a, b, neuron]. Axis a goes
+    to the Fourier basis of Z_n in φ, axis b in ψ (design.md §6a; tokens outside the group drop
+    out), [const, const] is zeroed, and the squares in the 3×3 block {const, sin k, cos k}² are
+    divided by the neuron's total (design.md §6). Row 0 is 0.
     """
     post = last_position_grid(source, ("post",))["post"] if not isinstance(source, torch.Tensor) else source
-    p = post.shape[0]
-    coefficients = F.fourier_transform(post.detach().double(), (0, 1))
+    coords = coordinates_of(coords, post.shape[0])
+    n = coords.n
+    coefficients = F.transform_in(F.transform_in(post.detach().double(), 0, coords.phi), 1, coords.psi)
     squares = coefficients.square()
     squares[0, 0] = 0.0
     total = squares.sum((0, 1))
-    member = _block_membership(p, squares.dtype)
+    member = _block_membership(n, squares.dtype)
     block = torch.einsum("ki,ijn,kj->kn", member, squares, member)
     fraction = torch.where(total > 0, block / total.clamp_min(1e-300), torch.zeros_like(block))
-    axes = (frequency_axis("freq", p), Axis("neuron", post.shape[-1]))
+    axes = (frequency_axis("freq", n), Axis("neuron", post.shape[-1]))
     return LabelledTensor(fraction.float(), axes, title="neuron frequency fraction")
 
 
@@ -80,18 +87,20 @@ class SpectralFilter:
     phase: LabelledTensor
 
 
-def neuron_spectral_filter(model, per_head: bool = False) -> SpectralFilter:
+def neuron_spectral_filter(model, per_head: bool = False, coords=None) -> SpectralFilter:
     """Fourier transform over the token axis of each neuron's direct input (design.md §6).
 
     Amplitudes are real-space (a unit-amplitude wave of frequency k in the input gives M_k),
-    phases follow :func:`fourier.frequency_phase`. Heads are summed unless ``per_head``.
+    phases follow :func:`fourier.frequency_phase`. Heads are summed unless ``per_head``. The
+    input from position a is read in φ, from b in ψ (design.md §6a).
     """
     weights = neuron_input_weights(model)
     data = weights.data if per_head else weights.data.sum(1)
     token_dim = 2 if per_head else 1
-    data = data.movedim(token_dim, -1)  # [..., neuron, token]
-    coefficients = F.fourier_transform(data.double(), -1)
-    p = model.cfg.p
+    data = data.movedim(token_dim, -1).double()  # [pos, ..., neuron, token]
+    coords = coordinates_of(coords, model.cfg.p)
+    coefficients = torch.stack([F.transform_in(data[0], -1, coords.phi), F.transform_in(data[1], -1, coords.psi)])
+    p = coords.n
     magnitude = F.wave_amplitude(coefficients, -1, is_fourier=True).float()
     phase = F.frequency_phase(coefficients, -1).float()
     lead = (weights.axes[0], weights.axes[1]) if per_head else (weights.axes[0],)
@@ -101,11 +110,12 @@ def neuron_spectral_filter(model, per_head: bool = False) -> SpectralFilter:
 
 
 @torch.no_grad()
-def logit_weights_fourier(model) -> LabelledTensor:
-    """W_logit = W_out · W_U [neuron, c] with c in Nanda's Fourier basis (design.md §6)."""
+def logit_weights_fourier(model, coords=None) -> LabelledTensor:
+    """W_logit = W_out · W_U [neuron, c] with c in Nanda's Fourier basis of Z_n read through χ (§6, §6a)."""
+    coords = coordinates_of(coords, model.cfg.p)
     w_logit = model.blocks[0].mlp.W_out @ model.unembed.W_U
-    data = F.fourier_transform(w_logit, -1)
-    return LabelledTensor(data, (Axis("neuron", model.cfg.d_mlp), basis_axis("c", model.cfg.p)), title="W_logit (Fourier)")
+    data = F.transform_in(w_logit, -1, coords.chi)
+    return LabelledTensor(data, (Axis("neuron", model.cfg.d_mlp), basis_axis("c", coords.n)), title="W_logit (Fourier)")
 
 
 @torch.no_grad()

@@ -5,19 +5,23 @@ final-position activations over all p² inputs (``resid_mid`` from one ``embeddi
 the attention tables, then ``pre`` and the logits in blocks of :data:`ROW_CHUNK` inputs):
 
 * ``train_loss`` / ``test_loss``: cross-entropy of the full model (log1p form, exact near 1e-7).
+All in the task's coordinates (design.md §6a): χ(c) = φ(a) + ψ(b) in Z_n, w_k = 2πk/n; for add
+χ(c) = a + b and n = p (design.md §6). Inputs outside the group (mul/div with a zero operand) are
+left out of the fits and of the restricted/excluded losses.
+
 * ``restricted_loss``: neuron activations ``post`` projected onto the key frequencies'
-  cos(w_k·c) and sin(w_k·c) directions over the inputs (c = the label; a+b for add), through
-  W_out·W_U, plus the full logits' mean (bias correction); cross-entropy on the test set.
+  cos(w_k·χ(c)) and sin(w_k·χ(c)) directions over the inputs, through W_out·W_U, plus the
+  full logits' mean (bias correction); cross-entropy on the test set.
 * ``excluded_loss`` (and ``excluded_loss_per_freq``): the full logits minus those
   components' contribution; cross-entropy on the train set.
-* ``cos_coeffs[k]``: coefficient of the logits on the unit-norm cube cos(w_k(c − c')) — for
-  add cos(w_k(a+b−c')) — from an FFT of the logits summed along (c − c') mod p, no
-  [p/2, p, p, p] tensor; ``cos_sim``: cosine similarity of the logits (centred over c') with
+* ``cos_coeffs[k]``: coefficient of the logits on the unit-norm cube cos(w_k(χ(c) − χ(c'))) —
+  for add cos(w_k(a+b−c')) — from an FFT of the logits summed along (χ(c) − χ(c')) mod n, no
+  [n/2, p, p, p] tensor; ``cos_sim``: cosine similarity of the logits (centred over c') with
   their key-frequency cube part; ``residual`` = 1 − cos_sim² (share of the centred logits'
   squared norm outside the key cubes).
 * ``weight_norm`` (Σθ² over all parameters) and ``weight_norms`` per parameter.
 * ``gini_W_E`` / ``gini_W_L``: Gini coefficients of the Fourier-component norms of W_E's
-  number rows and of W_L = (W_out·W_U)ᵀ over the output axis.
+  number rows (in φ) and of W_L = (W_out·W_U)ᵀ over the output axis (in χ).
 
 Measured (``grokviz bench analysis``: p = 113, default model, 250 float32 checkpoints read
 from a run file, this 2-core machine): 7.3–9.7 s with two single-threaded workers (~30 ms CPU
@@ -38,7 +42,6 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from grokviz.analysis.fourier import fourier_basis
 from grokviz.analysis.lastpos import GridReadout
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
@@ -78,12 +81,12 @@ class ProgressSetup:
     p: int
     key_freqs: list
     labels: torch.Tensor  # [p²], −1 where the task has no answer
-    valid: torch.Tensor
+    valid: torch.Tensor  # inputs with an answer inside the task's group (the rows every fit uses)
     train_rows: torch.Tensor
     test_rows: torch.Tensor
     directions: torch.Tensor  # [p², 2K] float32, orthonormal over valid rows (joint)
     per_freq: torch.Tensor  # [p², 2K]: columns 2i, 2i+1 orthonormal for frequency i alone
-    basis: torch.Tensor  # [p, p] float32
+    basis: torch.Tensor  # [n, p] float32: the Fourier basis of Z_n over a's tokens (φ)
     all_valid: bool = True
     direction_mean: torch.Tensor | None = None  # [2K]: mean of the joint directions over valid rows
     excluded_directions: torch.Tensor | None = None  # [1 + K, n_train, 2K]: joint, then one frequency each
@@ -92,40 +95,61 @@ class ProgressSetup:
     cube_norms: torch.Tensor | None = None  # norm of each cos cube, k = 0..p//2
     safe_labels: torch.Tensor | None = None  # labels with −1 → 0 (those rows are never averaged)
     stacked_directions: torch.Tensor | None = None  # [p², S]: joint (+ per-frequency when not orthogonal)
-    directions_test: torch.Tensor | None = None  # joint directions of the test rows
+    directions_test: torch.Tensor | None = None  # joint directions of the restricted-loss rows
+    n: int = 0  # order of the task's group Z_n (design.md §6a)
+    excluded_rows: torch.Tensor | None = None  # training rows inside the group
+    restricted_rows: torch.Tensor | None = None  # test rows inside the group
+    classes: torch.Tensor | None = None  # answers c inside the group
+    all_classes: bool = True
+    basis_out: torch.Tensor | None = None  # [n, p] Fourier basis over the answers (χ)
 
     @classmethod
     def build(cls, task, train_rows, test_rows, key_freqs) -> "ProgressSetup":
-        p = task.p
-        bad = [k for k in key_freqs if not 1 <= int(k) <= p // 2]
+        """Directions cos/sin(w_k·χ(c)) = cos/sin(w_k(φ(a) + ψ(b))), w_k = 2πk/n (design.md §6a).
+
+        Inputs outside the task's group (mul/div with a zero operand) are left out of the fits and
+        of the restricted and excluded losses; with add's identity maps this is design.md §6 exactly.
+        """
+        from grokviz.analysis.fourier import token_basis
+
+        coords = task.coordinates()
+        p, n = task.p, coords.n
+        bad = [k for k in key_freqs if not 1 <= int(k) <= n // 2]
         if bad:
-            raise ValueError(f"key frequencies must lie in 1 … {p // 2} for p = {p}; got {bad}")
+            raise ValueError(f"key frequencies must lie in 1 … {n // 2} for p = {p} (n = {n}); got {bad}")
         labels = task.labels()
         valid = labels >= 0
-        c = labels.clamp_min(0).double()
+        phi, psi, chi = (torch.tensor(m.values) for m in (coords.phi, coords.psi, coords.chi))
+        rows = torch.arange(p * p)
+        w = chi[labels.clamp_min(0)]
+        group = valid & (phi[rows // p] >= 0) & (psi[rows % p] >= 0) & (w >= 0)
+        angle_index = w.clamp_min(0).double()
         columns = []
         for k in key_freqs:
-            angle = 2 * math.pi * k * c / p
+            angle = 2 * math.pi * k * angle_index / n
             columns += [torch.cos(angle), torch.sin(angle)]
         n_keys = len(key_freqs)
         if columns:
-            directions = _orthonormal(torch.stack(columns, 1), valid).float()
-            per_freq = torch.cat([_orthonormal(torch.stack(columns[2 * i:2 * i + 2], 1), valid).float()
+            directions = _orthonormal(torch.stack(columns, 1), group).float()
+            per_freq = torch.cat([_orthonormal(torch.stack(columns[2 * i:2 * i + 2], 1), group).float()
                                   for i in range(n_keys)], dim=1)
         else:
             directions = per_freq = torch.zeros(p * p, 0)
-        basis, _ = fourier_basis(p, torch.float32)
         train_rows, test_rows = train_rows.long(), test_rows.long()
-        n_valid = int(valid.sum())
-        norms = torch.full((p // 2 + 1,), math.sqrt(n_valid * p / 2.0), dtype=torch.float64)
-        norms[0] = math.sqrt(n_valid * p)
-        if p % 2 == 0:
-            norms[-1] = math.sqrt(n_valid * p)
-        difference = ((torch.arange(p)[:, None] - torch.arange(p)[None, :]) % p).flatten()
+        excluded_rows, restricted_rows = train_rows[group[train_rows]], test_rows[group[test_rows]]
+        n_group = int(group.sum())
+        norms = torch.full((n // 2 + 1,), math.sqrt(n_group * n / 2.0), dtype=torch.float64)
+        norms[0] = math.sqrt(n_group * n)
+        if n % 2 == 0:
+            norms[-1] = math.sqrt(n_group * n)
+        # (χ(c) − χ(c')) mod n per class pair; pairs with a class outside the group go to bin n (dropped)
+        inside = chi >= 0
+        difference = (chi[:, None] - chi[None, :]) % n
+        difference[~(inside[:, None] & inside[None, :])] = n
         # excluded-loss variants: all key frequencies together, then each one alone (columns of the
         # joint projection when the per-frequency directions are orthogonal to each other, as for add)
         orthogonal = bool(n_keys) and torch.allclose(per_freq.abs(), directions.abs(), atol=1e-5)
-        joint_train, single_train = directions[train_rows], per_freq[train_rows]
+        joint_train, single_train = directions[excluded_rows], per_freq[excluded_rows]
         variants = [joint_train]
         for i in range(n_keys):
             masked = torch.zeros_like(joint_train)
@@ -133,9 +157,16 @@ class ProgressSetup:
             variants.append(masked)
         source = torch.tensor([0] + [0 if orthogonal else 1] * n_keys)
         stacked = directions if orthogonal or not n_keys else torch.cat([directions, per_freq], dim=1)
-        return cls(p, [int(k) for k in key_freqs], labels, valid, train_rows, test_rows, directions, per_freq, basis,
-                   bool(valid.all()), directions[valid].mean(0), torch.stack(variants), source, difference, norms,
-                   labels.clamp_min(0), stacked, directions[test_rows])
+        setup = cls(p, [int(k) for k in key_freqs], labels, group, train_rows, test_rows, directions, per_freq,
+                    token_basis(coords.phi, torch.float32), bool(group.all()), directions[group].mean(0),
+                    torch.stack(variants), source, difference.flatten(), norms, labels.clamp_min(0), stacked,
+                    directions[restricted_rows])
+        setup.n = n
+        setup.excluded_rows, setup.restricted_rows = excluded_rows, restricted_rows
+        setup.classes = torch.nonzero(inside).flatten()
+        setup.all_classes = bool(inside.all())
+        setup.basis_out = token_basis(coords.chi, torch.float32)
+        return setup
 
 
 def relative_logits(logits: torch.Tensor, labels: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -219,7 +250,7 @@ def _excluded_losses(setup: ProgressSetup, logits: torch.Tensor, contributions: 
     With E = D·C the removed part, x' − x'_true = (x − x_true) − E + E_true: the per-row E_true
     becomes a factor e^(E_true) on the row's sum instead of another pass over the logits.
     """
-    train = setup.train_rows
+    train = setup.excluded_rows
     labels = setup.safe_labels[train]
     logits_train = logits[train]
     in_place = not _may_overflow(logits_train)
@@ -241,14 +272,15 @@ def _excluded_losses(setup: ProgressSetup, logits: torch.Tensor, contributions: 
 
 def _cos_measures(setup: ProgressSetup, logits_valid: torch.Tensor, labels_valid: torch.Tensor) -> dict:
     """cos-coefficients (FFT of the logits summed along (c − c') mod p), cos_sim and residual."""
-    p = setup.p
+    p, n = setup.p, setup.n
     by_label = torch.zeros(p, p).index_add_(0, labels_valid, logits_valid).double()  # [c, c']
-    marginal = torch.zeros(p, dtype=torch.float64).index_add_(0, setup.difference, by_label.flatten())
-    spectrum = torch.fft.rfft(marginal).real  # Σ_d M[d] cos(2πkd/p), k = 0..p//2
+    marginal = torch.zeros(n + 1, dtype=torch.float64).index_add_(0, setup.difference, by_label.flatten())[:n]
+    spectrum = torch.fft.rfft(marginal).real  # Σ_d M[d] cos(2πkd/n), k = 0..n//2
     coefficients = (spectrum / setup.cube_norms)[1:]
-    row_sums = logits_valid.sum(1).double()  # float32 within a row, float64 across rows
-    square_norms = torch.linalg.vector_norm(logits_valid, dim=1).double().square()  # one fused pass
-    centred_square = float(square_norms.sum() - (row_sums.square() / p).sum())
+    in_group = logits_valid if setup.all_classes else logits_valid[:, setup.classes]
+    row_sums = in_group.sum(1).double()  # float32 within a row, float64 across rows
+    square_norms = torch.linalg.vector_norm(in_group, dim=1).double().square()  # one fused pass
+    centred_square = float(square_norms.sum() - (row_sums.square() / n).sum())
     explained = float(sum(coefficients[k - 1] ** 2 for k in setup.key_freqs)) ** 0.5 if setup.key_freqs else 0.0
     cos_sim = explained / centred_square ** 0.5 if centred_square > 0 else float("nan")
     return {"cos_coeffs": coefficients.tolist(), "cos_sim": cos_sim, "residual": 1.0 - cos_sim ** 2}
@@ -275,8 +307,9 @@ def measure_model(setup: ProgressSetup, source) -> dict:
     offset = logits_valid.mean(0) - setup.direction_mean @ joint
     out["restricted_loss"] = sum(
         float(row_cross_entropy(torch.addmm(offset, block, joint), block_labels, consume=True).sum(dtype=torch.float64))
-        for block, block_labels in zip(setup.directions_test.split(ROW_CHUNK), labels[test].split(ROW_CHUNK))
-    ) / max(len(test), 1)
+        for block, block_labels in zip(setup.directions_test.split(ROW_CHUNK),
+                                       labels[setup.restricted_rows].split(ROW_CHUNK))
+    ) / max(len(setup.restricted_rows), 1)
     row_loss = row_cross_entropy(logits, labels, consume=True)  # the logits' last use
     out["train_loss"] = _mean_of(row_loss[setup.train_rows])
     out["test_loss"] = _mean_of(row_loss[test])
@@ -288,7 +321,7 @@ def measure_model(setup: ProgressSetup, source) -> dict:
     out["weight_norms"] = norms_per_parameter
     out["weight_norm"] = float(sum(norms_per_parameter.values()))
     out["gini_W_E"] = gini((setup.basis @ w.W_E[:setup.p]).norm(dim=-1))
-    out["gini_W_L"] = gini((setup.basis @ w.w_logit.T).norm(dim=-1))
+    out["gini_W_L"] = gini((setup.basis_out @ w.w_logit.T).norm(dim=-1))
     return out
 
 
@@ -385,7 +418,7 @@ def progress_measures(run, epochs=None, key_freqs=None, on_progress=None, cancel
     columns = {name: np.array([r[name] for r in rows], dtype=np.float64) for name in SCALAR_MEASURES}
     per_freq = np.array([[r["excluded_loss_per_freq"][k] for k in key_freqs] for r in rows],
                         dtype=np.float64).reshape(len(rows), len(key_freqs))
-    cos = np.array([r["cos_coeffs"] for r in rows], dtype=np.float64).reshape(len(rows), run.p // 2)
+    cos = np.array([r["cos_coeffs"] for r in rows], dtype=np.float64).reshape(len(rows), run.task.coordinates().n // 2)
     norms = {name: np.array([r["weight_norms"][name] for r in rows]) for name in (rows[0]["weight_norms"] if rows else {})}
     return ProgressTable(list(key_freqs), np.array(got_epochs, dtype=np.int64), columns, per_freq, cos, norms,
                          complete=len(rows) == len(epochs))

@@ -1,13 +1,21 @@
-"""Spectral analysis of the embedding and unembedding (design.md §6: key frequencies)."""
+"""Spectral analysis of the embedding and unembedding (design.md §6 key frequencies, §6a coordinates).
+
+Every function takes the task's coordinates (:class:`grokviz.core.coordinates.TaskCoordinates`,
+``coords``): W_E's rows are read in each operand's own map (φ for a, ψ for b) and W_U's columns in
+χ. ``coords=None`` means the identity maps of add (design.md §6 exactly).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from grokviz.analysis.fourier import fourier_transform, frequency_magnitude
+from grokviz.analysis.fourier import magnitude_in
+from grokviz.core.coordinates import additive_map, coordinates_of
 from grokviz.core.weights import Weights
+
+TOP_FREQUENCIES = 5  # design.md §6a: concentration = share of the non-constant norm in the top 5
 
 
 @dataclass(frozen=True)
@@ -15,7 +23,7 @@ class KeyFrequencies:
     """Frequencies carrying most of a matrix's norm over the token axis, with their scores.
 
     ``fraction[k]`` is the share of the (non-constant) squared norm at frequency k (sin k and
-    cos k combined), k = 0 … p//2 (index 0, the constant, is 0 by definition here).
+    cos k combined), k = 0 … n//2 (index 0, the constant, is 0 by definition here).
     """
 
     frequencies: list
@@ -23,47 +31,66 @@ class KeyFrequencies:
     threshold: float
 
 
-def frequency_norm_fraction(matrix: torch.Tensor, token_dim: int = 0) -> torch.Tensor:
-    """Share of the squared norm per frequency along ``token_dim``, constant term excluded."""
-    coefficients = fourier_transform(matrix.detach().to(torch.float64), dims=token_dim)
-    magnitude = frequency_magnitude(coefficients, dim=token_dim)  # norm per frequency along that axis
+def frequency_norm_fraction(matrix: torch.Tensor, token_dim: int = 0, cmap=None) -> torch.Tensor:
+    """Share of the squared norm per frequency along ``token_dim``, constant term excluded.
+
+    ``cmap`` (a :class:`~grokviz.core.coordinates.CoordinateMap`) reads the token axis in task
+    coordinates (design.md §6a); None is the token itself.
+    """
+    if cmap is None:
+        cmap = additive_map(matrix.shape[token_dim])
+    magnitude = magnitude_in(matrix.detach().to(torch.float64), token_dim, cmap)
     squared = (magnitude**2).movedim(token_dim, 0).reshape(magnitude.shape[token_dim], -1).sum(-1)
     squared[0] = 0.0
     total = squared.sum()
     return squared / total if total > 0 else squared
 
 
-def key_threshold(p: int) -> float:
+def key_threshold(n: int) -> float:
     """A frequency is key when it holds ≥ max(5 %, 1.5 / n_freq) of the norm (≈ 1.5× an even share)."""
-    return max(0.05, 1.5 / max(p // 2, 1))
+    return max(0.05, 1.5 / max(n // 2, 1))
 
 
-def key_frequencies(model, source: str = "W_E") -> KeyFrequencies:
-    """Key frequencies from W_E's number-token rows (or W_U's columns with ``source='W_U'``).
+def concentration(fraction: torch.Tensor, top: int = TOP_FREQUENCIES) -> float:
+    """Share of the non-constant squared norm in the ``top`` strongest frequencies (design.md §6a)."""
+    return float(torch.sort(fraction[1:], descending=True).values[:top].sum())
+
+
+def key_frequencies(model, source: str = "W_E", coords=None, operand: str = "a") -> KeyFrequencies:
+    """Embedding-side candidates: W_E's number-token rows in ``operand``'s map (or W_U's columns
+    in χ with ``source='W_U'``). The confirmed key set is :func:`key_frequency_report`'s.
 
     ``model``: a GrokTransformer, a state dict or :class:`~grokviz.core.weights.Weights`.
     """
     weights = Weights.of(model)
     p = weights.p
+    coords = coordinates_of(coords, p)
     if source == "W_E":
-        matrix, dim = weights.W_E[:p], 0
+        matrix, dim, cmap = weights.W_E[:p], 0, coords.operand(operand)
     elif source == "W_U":
-        matrix, dim = weights.W_U, 1
+        matrix, dim, cmap = weights.W_U, 1, coords.chi
     else:
         raise ValueError(f"unknown source {source!r}")
-    fraction = frequency_norm_fraction(matrix, token_dim=dim).float()
-    threshold = key_threshold(p)
-    keys = [int(k) for k in torch.nonzero(fraction >= threshold).flatten()]
-    keys.sort(key=lambda k: -float(fraction[k]))
-    return KeyFrequencies(sorted(keys), fraction, threshold)
+    fraction = frequency_norm_fraction(matrix, dim, cmap).float()
+    threshold = key_threshold(cmap.n)
+    keys = sorted(int(k) for k in torch.nonzero(fraction >= threshold).flatten())
+    return KeyFrequencies(keys, fraction, threshold)
+
+
+def _is_harmonic(k: int, keys, n: int) -> bool:
+    """k ≡ ±j·k' (mod n) for a key k' and j = 2 … 4."""
+    return any(((j * key) % n) in (k, (-k) % n) for key in keys for j in (2, 3, 4))
 
 
 @dataclass(frozen=True)
 class KeyFrequencyReport:
-    """Key frequencies from W_E with their scores, cross-checked with W_U and neuron clusters.
+    """Key frequencies: those W_E's spectrum and the neuron clusters both confirm (design.md §6, §6a).
 
-    ``scores[k]`` is W_E's norm fraction at k; ``cross_check`` lists, per source, which of the
-    W_E key frequencies it also finds (``agree`` when W_U's and the clusters' sets match W_E's).
+    ``per_operand`` gives a's and b's sets (each in its own map; equal when φ and ψ agree) and
+    ``frequencies`` their union. ``harmonics`` are W_E candidates without a cluster of their own
+    that are multiples (×2 … ×4, mod n) of a key frequency, ``unconfirmed`` the other W_E
+    candidates without a cluster; neither is key. ``scores[k]`` is W_E's norm fraction at k
+    (operand a's map). ``cross_check`` notes W_U's (χ) disagreement.
     """
 
     frequencies: list
@@ -73,29 +100,93 @@ class KeyFrequencyReport:
     cluster_sizes: dict
     agree: bool
     notes: list
+    per_operand: dict = field(default_factory=dict)
+    harmonics: list = field(default_factory=list)
+    unconfirmed: list = field(default_factory=list)
+    n: int = 0
 
 
-def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float = 0.85) -> KeyFrequencyReport:
-    """design.md §6 key frequencies (W_E) with scores; W_U and neuron clusters as cross-checks.
+def cluster_minimum(d_mlp: int) -> int:
+    """Neurons a cluster needs to confirm a frequency: max(2, 2 % of the neurons)."""
+    return max(2, int(0.02 * d_mlp + 0.999))
+
+
+def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float = 0.85,
+                         coords=None) -> KeyFrequencyReport:
+    """Key frequencies = W_E candidates (per operand, in task coordinates) that have a neuron cluster.
 
     ``neuron_fraction`` is the [freq, neuron] tensor of
-    :func:`grokviz.analysis.neurons.neuron_frequency_fraction` (computed when None).
+    :func:`grokviz.analysis.neurons.neuron_frequency_fraction` in the same coordinates (computed
+    when None). A cluster confirms frequency k when ≥ :func:`cluster_minimum` neurons hold more than
+    ``cluster_threshold`` of their spectrum at k.
     """
     from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
 
-    from_e = key_frequencies(model, "W_E")
-    from_u = key_frequencies(model, "W_U")
+    weights = Weights.of(model)
+    coords = coordinates_of(coords, weights.p)
     if neuron_fraction is None:
-        neuron_fraction = neuron_frequency_fraction(model)
+        neuron_fraction = neuron_frequency_fraction(model, coords)
     data = neuron_fraction if isinstance(neuron_fraction, torch.Tensor) else neuron_fraction.data
     clusters = neuron_clusters(data, cluster_threshold)
     sizes = {k: len(v) for k, v in sorted(clusters.items())}
-    keys = list(from_e.frequencies)
+    confirmed = {k for k, size in sizes.items() if size >= cluster_minimum(data.shape[-1])}
+    candidates = {operand: key_frequencies(weights, "W_E", coords, operand) for operand in ("a", "b")}
+    from_u = key_frequencies(weights, "W_U", coords)
+    per_operand = {operand: [k for k in found.frequencies if k in confirmed] for operand, found in candidates.items()}
+    keys = sorted(set(per_operand["a"]) | set(per_operand["b"]))
+    leftover = sorted({k for found in candidates.values() for k in found.frequencies} - set(keys))
+    harmonics = [k for k in leftover if _is_harmonic(k, keys, coords.n)]
+    unconfirmed = [k for k in leftover if k not in harmonics]
     notes = []
+    if harmonics:
+        notes.append(f"W_E also carries {harmonics}, harmonics of the key frequencies without a neuron cluster of their own")
+    if unconfirmed:
+        notes.append(f"W_E candidates {unconfirmed} have no neuron cluster (≥ {cluster_minimum(data.shape[-1])} neurons): not key")
+    clusters_only = sorted(confirmed - set(keys))
+    if clusters_only:
+        notes.append(f"neuron clusters at {clusters_only} are not among W_E's strong frequencies")
     if set(from_u.frequencies) != set(keys):
-        notes.append(f"W_U key frequencies {from_u.frequencies} differ from W_E's {keys}")
-    big = sorted(k for k, n in sizes.items() if n >= max(2, 0.02 * data.shape[-1]))
-    if set(big) != set(keys):
-        notes.append(f"neuron clusters (≥2 % of neurons) at {big} differ from W_E's {keys}")
+        notes.append(f"W_U key frequencies {from_u.frequencies} differ from {keys}")
+    from_e = candidates["a"]
     return KeyFrequencyReport(keys, {k: float(from_e.fraction[k]) for k in keys}, from_e, from_u, sizes,
-                              not notes, notes)
+                              not notes, notes, per_operand, harmonics, unconfirmed, coords.n)
+
+
+@dataclass(frozen=True)
+class TokenBasis:
+    """Which ordering of one operand's tokens makes W_E sparse (design.md §6a, "which basis").
+
+    ``concentration[name]`` is the share of W_E's non-constant squared Fourier norm in the top 5
+    frequencies when its rows are ordered by that coordinate; ``best`` the most concentrated.
+    ``fraction[name]`` holds the whole spectrum (k = 0 … n//2) for side-by-side views.
+    """
+
+    best: str
+    concentration: dict
+    fraction: dict
+
+    def to_json(self) -> dict:
+        return {"best": self.best, "concentration": self.concentration,
+                "fraction": {k: v.tolist() for k, v in self.fraction.items()}}
+
+
+BASIS_MEANINGS = {
+    "additive": "waves in the token t itself: cos(2πk·t/p) — the clock/pizza circuit of addition",
+    "power": "waves in t^m: cos(2πk·t^m/p) — the model adds a^m + b^n on a circle (polar, De Moivre)",
+    "discrete_log": "waves in log_g t: cos(2πk·log_g t/(p−1)) — multiplication as addition of exponents",
+}
+
+
+def token_basis(model, task) -> dict:
+    """For operands a and b: W_E's spectrum in each of :func:`~grokviz.core.coordinates.token_orderings`."""
+    from grokviz.core.coordinates import token_orderings
+
+    weights = Weights.of(model)
+    embedding = weights.W_E[:weights.p]
+    out = {}
+    for operand in ("a", "b"):
+        fractions = {name: frequency_norm_fraction(embedding, 0, cmap).float()
+                     for name, cmap in token_orderings(task, operand).items()}
+        scores = {name: concentration(fraction) for name, fraction in fractions.items()}
+        out[operand] = TokenBasis(max(scores, key=scores.get), scores, fractions)
+    return out

@@ -125,6 +125,12 @@ class Task:
         """Boolean [p²]: which rows have a label."""
         return self.labels() >= 0
 
+    def coordinates(self):
+        """φ, ψ, χ into Z_n with χ(c) = φ(a) + ψ(b) (design.md §6a; :mod:`grokviz.core.coordinates`)."""
+        from grokviz.core.coordinates import task_coordinates
+
+        return task_coordinates(self)
+
     def to_dict(self) -> dict:
         return {"name": self.name, "p": self.p, "m": self.m, "n": self.n}
 

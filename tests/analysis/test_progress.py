@@ -161,26 +161,36 @@ def test_parallel_workers_give_the_sequential_measures_and_restore_threads(small
 @pytest.mark.parametrize("task_name", ["add", "mul"])
 def test_excluded_and_restricted_losses_against_least_squares(small_run, task_name):
     """Per-frequency and joint excluded losses, and the restricted loss, from an explicit float64
-    least-squares projection of the neurons onto the key directions (mul: not orthogonal)."""
+    least-squares projection of the neurons onto the key directions cos/sin(w_k·χ(c)) in the task's
+    coordinates (mul: χ = log_g, n = p − 1, inputs with a zero operand left out; not orthogonal)."""
     from grokviz.core.tasks import Task
 
     task = Task(task_name, small_run.p)
+    coords = task.coordinates()
     model = small_run.model()
-    p, keys = small_run.p, [2, 3]
+    p, n, keys = small_run.p, coords.n, [2, 3]
     train, test = small_run.indices()
     labels = task.labels()
     logits, cache = model.run_with_cache(small_run.tokens())
     logits, post = logits[:, -1].double().detach(), cache["blocks.0.mlp.hook_post"][:, -1].double()
     W_L = (model.blocks[0].mlp.W_out @ model.unembed.W_U).double().detach()
-    c = labels.clamp_min(0).double()
+    rows = torch.arange(p * p)
+    group = (labels >= 0) & (torch.tensor(coords.phi.values)[rows // p] >= 0) & (torch.tensor(coords.psi.values)[rows % p] >= 0)
+    assert int(group.sum()) == (p * p if task_name == "add" else (p - 1) ** 2)
+    w = torch.tensor(coords.chi.values)[labels].double()
+    train, test = train[group[train]], test[group[test]]
+    logits, post, labels, w = logits[group], post[group], labels[group], w[group]
+    index = torch.full((p * p,), -1, dtype=torch.long)
+    index[group] = torch.arange(int(group.sum()))
+    train, test = index[train], index[test]
 
     def removed(freqs):
-        columns = torch.stack([f(2 * math.pi * k * c / p) for k in freqs for f in (torch.cos, torch.sin)], 1)
+        columns = torch.stack([f(2 * math.pi * k * w / n) for k in freqs for f in (torch.cos, torch.sin)], 1)
         columns = columns - columns.mean(0)
         coefficients = torch.linalg.lstsq(columns, post - post.mean(0)).solution
         return (columns @ coefficients) @ W_L
 
-    ours = measure_model(ProgressSetup.build(task, train, test, keys), model)
+    ours = measure_model(ProgressSetup.build(task, *small_run.indices(), keys), model)
     expected = float(F.cross_entropy((logits - removed(keys))[train], labels[train]))
     assert math.isclose(ours["excluded_loss"], expected, rel_tol=1e-4, abs_tol=1e-6)
     for k in keys:
