@@ -147,10 +147,15 @@ def cmd_train(args) -> int:
 
 
 def run_info(run) -> dict:
-    from grokviz.analysis.spectrum import key_frequencies
+    from grokviz.analysis.phases import detect_phases
+    from grokviz.analysis.session import RunSession
 
-    model = run.model()
-    return run.summary(key_freqs=[int(k) for k in key_frequencies(model).frequencies])
+    session = RunSession(run)
+    info = run.summary(key_freqs=[int(k) for k in session.report("key_frequencies").frequencies])
+    phases = detect_phases(run.history, checkpoint_epochs=run.epochs).summary()
+    info["phases"] = phases
+    info["grokked_epoch"] = phases["grokked_epoch"]  # one definition (analysis.phases), also for losses-only files
+    return info
 
 
 def cmd_info(args) -> int:
@@ -178,7 +183,13 @@ def cmd_info(args) -> int:
         f"epochs        {info['epochs']} ({info['n_checkpoints']} checkpoints, {info['status']})",
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
-        f"grokked at    {info['grokked_epoch'] if info['grokked_epoch'] is not None else 'not grokked'}",
+        f"grokked {'at' if info['phases']['basis'] == 'accuracy' else 'by'}    "
+        f"{info['grokked_epoch'] if info['grokked_epoch'] is not None else 'not grokked'}"
+        + ("" if info["phases"]["basis"] == "accuracy" or info["grokked_epoch"] is None else
+           f" ({info['phases']['basis']}: mean test loss < 0.01·ln 2 ⇒ test accuracy ≥ 99 %)"
+           if info["phases"]["basis"] == "loss bound" else f" ({info['phases']['basis']})"),
+        f"phases        memorisation ends {info['phases']['memorisation_end']}, clean-up ends "
+        f"{info['phases']['cleanup_end'] if info['phases']['cleanup_end'] is not None else '—'}",
         f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none'}",
     ]
     lines += [f"note          {note}" for note in info["notes"]]

@@ -1,4 +1,5 @@
-"""``grokviz analyze RUN``: key frequencies, neuron clusters, symmetry, c/2 model and progress measures.
+"""``grokviz analyze RUN``: key frequencies, neuron clusters, learned token basis, symmetry, c/2 model and
+progress measures, all in the task's own coordinates (design.md §6a).
 
 Registered by :func:`grokviz.cli.build_parser` through ``register(subparsers)``.
 """
@@ -41,45 +42,52 @@ def _clean(value):
 
 
 def analyze(run, epoch=None, progress: bool = False, on_progress=None) -> dict:
-    """The ``analyze`` report as a plain dict (see the module docstring)."""
-    from grokviz.analysis.cache import ActivationStore
-    from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
+    """The ``analyze`` report as a plain dict (see the module docstring), in task coordinates (§6a)."""
+    from grokviz.analysis.neurons import neuron_clusters
     from grokviz.analysis.phases import detect_phases
     from grokviz.analysis.progress import ProgressSetup, measure_model, progress_measures
-    from grokviz.analysis.reorder import layout_note
-    from grokviz.analysis.spectrum import key_frequency_report
-    from grokviz.analysis.symmetry import hook_c2_r2, hook_symmetry
+    from grokviz.analysis.session import RunSession
+    from grokviz.analysis.symmetry import hook_c2_r2, hook_symmetry, symmetry_definition
+    from grokviz.core.coordinates import gcd_note
 
     if epoch is not None and int(epoch) not in run.epochs:
         raise ParameterError("--checkpoint", f"no checkpoint at epoch {epoch}; available: "
                              f"{run.epochs[0]} … {run.epochs[-1]} ({len(run.epochs)} epochs)")
     epoch = run.epochs[-1] if epoch is None else int(epoch)
-    model = run.model(epoch)
-    fraction = neuron_frequency_fraction(model)
-    keys = key_frequency_report(model, fraction)
+    session = RunSession(run, max_cached_checkpoints=1)
+    model = session.model(epoch)
+    fraction = session.report("neuron_fraction", epoch)
+    keys = session.report("key_frequencies", epoch)
+    basis = session.report("token_basis", epoch)
     clusters = neuron_clusters(fraction)
-    store = ActivationStore(run, max_checkpoints=1)
-    note = layout_note(run.task, "ca")
+    store = session.store
     symmetry = hook_symmetry(store, run.task, SYMMETRY_HOOKS, epoch, position=2)
     symmetry_at_a = hook_symmetry(store, run.task, ("hook_embed", "blocks.0.hook_resid_pre"), epoch, position=0)
-    c2 = hook_c2_r2(store, run.task, keys.frequencies, SYMMETRY_HOOKS, epoch) if not note else {}
+    c2 = hook_c2_r2(store, run.task, keys.frequencies, SYMMETRY_HOOKS, epoch)
     train_rows, test_rows = run.indices()
     measures = measure_model(ProgressSetup.build(run.task, train_rows, test_rows, keys.frequencies), model)
+    coords = run.task.coordinates()
     report = {
         "run": str(run.path or ""),
         "task": run.task.spec,
         "formula": run.task.formula,
         "epoch": epoch,
+        "coordinates": {"n": coords.n, "a": coords.phi.name, "b": coords.psi.name, "c": coords.chi.name},
         "key_freqs": keys.frequencies,
+        "key_freqs_per_operand": keys.per_operand,
+        "key_freq_harmonics": keys.harmonics,
         "key_freq_scores": keys.scores,
         "key_freqs_W_U": keys.from_W_U.frequencies,
         "key_freqs_agree": keys.agree,
+        "token_basis": {operand: {"best": found.best, "concentration": found.concentration}
+                        for operand, found in basis.items()},
         "neuron_clusters": {k: n for k, n in keys.cluster_sizes.items()},
         "neurons_clustered": sum(len(v) for v in clusters.values()),
         "symmetry": symmetry,
+        "symmetry_definition": symmetry_definition(run.task),
         "symmetry_at_a": symmetry_at_a,
         "c2_model_r2": c2,
-        "layout_note": note,
+        "layout_note": gcd_note(run.task),
         "restricted_loss": measures["restricted_loss"],
         "excluded_loss": measures["excluded_loss"],
         "excluded_loss_per_freq": measures["excluded_loss_per_freq"],
@@ -95,7 +103,7 @@ def analyze(run, epoch=None, progress: bool = False, on_progress=None) -> dict:
     if progress:
         table = progress_measures(run, key_freqs=keys.frequencies, on_progress=on_progress)
         report["progress"] = table.records()
-    report["phases"] = detect_phases(run.history, table).to_dict()
+    report["phases"] = detect_phases(run.history, table, checkpoint_epochs=run.epochs).to_dict()
     return _clean(report)
 
 
@@ -110,7 +118,11 @@ def _print_text(report: dict) -> None:
         "neuron clusters  " + (", ".join(f"{k}: {n}" for k, n in report["neuron_clusters"].items()) or "none"),
         f"losses           train {fmt(report['train_loss'])}, test {fmt(report['test_loss'])}, "
         f"restricted {fmt(report['restricted_loss'])}, excluded {fmt(report['excluded_loss'])}",
-        "symmetry at =    " + ", ".join(f"{h.split('.')[-1]} {fmt(s)}" for h, s in report["symmetry"].items()),
+        "token basis      " + "; ".join(f"{operand}: {found['best']} ("
+                                            + ", ".join(f"{name} {value:.2f}" for name, value in found["concentration"].items())
+                                            + ")" for operand, found in report["token_basis"].items()),
+        ("symmetry at =    " + ", ".join(f"{h.split('.')[-1]} {fmt(s)}" for h, s in report["symmetry"].items()))
+        if report["symmetry_definition"]["defined"] else f"symmetry         {report['symmetry_definition']['reason']}",
     ]
     if report["c2_model_r2"]:
         lines.append("c/2 model R²     " + ", ".join(f"{h.split('.')[-1]} {fmt(s)}" for h, s in report["c2_model_r2"].items()))

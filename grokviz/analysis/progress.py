@@ -346,11 +346,18 @@ class ProgressTable:
         return rows
 
 
+def default_key_frequencies(run) -> list:
+    """The final checkpoint's key frequencies in the task's coordinates (design.md §6a)."""
+    from grokviz.analysis.spectrum import key_frequency_report
+
+    return key_frequency_report(run.state_dict(), coords=run.task.coordinates()).frequencies
+
+
 def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None = None,
                   cancel: Callable[[], bool] | None = None, workers: int | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(epoch, measures)`` per checkpoint, in order (all of ``run.epochs`` by default).
 
-    ``key_freqs`` default to the final model's (W_E). ``on_progress(done, total, epoch)`` is
+    ``key_freqs`` default to the final model's (:func:`default_key_frequencies`). ``on_progress(done, total, epoch)`` is
     called after each checkpoint; ``cancel()`` returning True stops before the next one.
     Works on the run's state dicts directly (no module is built). ``workers`` > 1 measure
     checkpoints in parallel threads with one torch thread each, which overlaps the many small
@@ -359,12 +366,10 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
     at most 2) applies only on the main thread (CLI, scripts); elsewhere (the app's worker
     jobs) it is 1.
     """
-    from grokviz.analysis.spectrum import key_frequencies
-
     tune_allocator()  # MB-sized blocks per checkpoint: keep them in the heap (1.5× faster, measured)
     epochs = list(run.epochs if epochs is None else epochs)
     if key_freqs is None:
-        key_freqs = key_frequencies(run.state_dict()).frequencies
+        key_freqs = default_key_frequencies(run)
     train_rows, test_rows = run.indices()
     setup = ProgressSetup.build(run.task, train_rows, test_rows, key_freqs)
     if workers is None:
@@ -406,11 +411,9 @@ def _in_parallel(function, items, workers: int) -> Iterator[tuple]:
 
 def progress_measures(run, epochs=None, key_freqs=None, on_progress=None, cancel=None) -> ProgressTable:
     """All checkpoints' measures as a :class:`ProgressTable` (``complete`` False if cancelled)."""
-    from grokviz.analysis.spectrum import key_frequencies
-
     epochs = list(run.epochs if epochs is None else epochs)
     if key_freqs is None:
-        key_freqs = key_frequencies(run.state_dict()).frequencies
+        key_freqs = default_key_frequencies(run)
     got_epochs, rows = [], []
     for epoch, measures in iter_progress(run, epochs, key_freqs, on_progress, cancel):
         got_epochs.append(epoch)

@@ -218,5 +218,15 @@ def coordinates_of(coords, p: int) -> TaskCoordinates:
     if coords is None:
         return task_coordinates(Task("add", p))
     if isinstance(coords, Task):
-        return task_coordinates(coords)
+        return analysis_coordinates(coords)
     return coords
+
+
+def analysis_coordinates(task: Task) -> TaskCoordinates:
+    """The coordinates every analysis uses: :func:`task_coordinates`, or for the one task without
+    them (mul with a composite p: no discrete logs) the additive maps, so analyses still run."""
+    defined, _ = has_coordinates(task)
+    if defined:
+        return task_coordinates(task)
+    p = task.p
+    return TaskCoordinates(task, additive_map(p, "u"), additive_map(p, "v"), additive_map(p, "w"))

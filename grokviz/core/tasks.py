@@ -126,10 +126,11 @@ class Task:
         return self.labels() >= 0
 
     def coordinates(self):
-        """φ, ψ, χ into Z_n with χ(c) = φ(a) + ψ(b) (design.md §6a; :mod:`grokviz.core.coordinates`)."""
-        from grokviz.core.coordinates import task_coordinates
+        """φ, ψ, χ into Z_n with χ(c) = φ(a) + ψ(b) (design.md §6a; :mod:`grokviz.core.coordinates`;
+        mul with a composite p has none and gets the additive maps)."""
+        from grokviz.core.coordinates import analysis_coordinates
 
-        return task_coordinates(self)
+        return analysis_coordinates(self)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "p": self.p, "m": self.m, "n": self.n}

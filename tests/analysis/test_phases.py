@@ -27,3 +27,80 @@ def test_phases_from_history_and_progress():
     assert phases.to_dict()["cleanup_end_epoch"] == 13000
     assert detect_phases(history).cleanup_end_epoch is None
     assert cleanup_end(make_table(epochs, [50.0] * 21, restricted, norm), 9000) is None
+
+
+# -- losses-only histories (design.md §6b): a Nanda-format look-alike written to disk and read back
+
+def nanda_like_losses(n_epochs=15000):
+    """Train loss every epoch, test loss every 10: peak at 1.4k, below 0.01·ln 2 from 9.4k on."""
+    epochs = np.arange(n_epochs)
+    train = 2.0 * np.exp(-epochs / 200.0) + 1e-7
+    test_epochs = np.arange(0, n_epochs, 10)
+    rise = 4.7 + (30.0 - 4.7) * np.clip(test_epochs / 1400.0, 0, 1)
+    # log-linear fall from 30 at 1.4k to 0.005 at 9.4k, then on to ~3e-7
+    fall = np.exp(np.log(30.0) + (np.log(0.005) - np.log(30.0)) * (test_epochs - 1400) / 8000.0)
+    test = np.where(test_epochs <= 1400, rise, np.maximum(fall, 3e-7))
+    return train.tolist(), test.tolist()
+
+
+def write_nanda_like(path, n_state_dicts=1):
+    import torch
+
+    from tests.core.test_importers import nanda_dict, nanda_model
+
+    models = [nanda_model(7, seed) for seed in range(10, 15)]
+    data = nanda_dict(models, final=models[-1])
+    train, test = nanda_like_losses()
+    data["train_losses"], data["test_losses"] = train, test
+    data["config"]["num_epochs"] = len(train)
+    data["config"]["save_every"] = 1000
+    data["epochs"] = [1000 * i for i in range(5)][-n_state_dicts:]
+    data["state_dicts"] = data["state_dicts"][-n_state_dicts:]
+    torch.save(data, path)
+
+
+def test_losses_only_history_phases(tmp_path):
+    import grokviz
+    from grokviz.analysis.phases import LOSS_BOUND, NEEDS_CHECKPOINTS, is_loss_only
+
+    path = tmp_path / "full_run_data.pth"
+    write_nanda_like(path)
+    run = grokviz.load_run(path)
+    assert is_loss_only(run.history)
+    phases = detect_phases(run.history, checkpoint_epochs=run.epochs)
+    assert phases.basis == "loss bound"
+    assert phases.memorised_epoch == 1400  # the test-loss peak
+    test = np.asarray(run.history.test_loss)
+    first_below = int(np.asarray(run.history.epoch)[np.nonzero(test < LOSS_BOUND)[0][0]])
+    assert phases.grokked_epoch == first_below and 9000 < first_below <= 9400
+    assert phases.cleanup_end_epoch is None and phases.summary()["cleanup_end"] == NEEDS_CHECKPOINTS
+    last = max(run.epochs)
+    assert last not in (phases.memorised_epoch, phases.grokked_epoch)  # nothing sits at the last checkpoint
+
+
+def test_info_json_phases_on_a_losses_only_file(tmp_path, capsys):
+    import json
+
+    from grokviz.cli import main
+
+    path = tmp_path / "full_run_data.pth"
+    write_nanda_like(path)
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["phases"]["basis"] == "loss bound"
+    assert info["phases"]["memorisation_end"] == 1400
+    assert info["phases"]["cleanup_end"] == "unknown: needs checkpoints"
+    assert info["grokked_epoch"] == info["phases"]["grokked_epoch"] < 14000
+
+
+def test_accuracy_history_keeps_its_basis_and_no_cleanup_at_the_last_checkpoint():
+    epochs = list(range(0, 5001, 1000))
+    history = History.from_columns(epoch=epochs, train_loss=[1] * 6, test_loss=[1] * 6, train_acc=[1.0] * 6,
+                                   test_acc=[0, 0, 0, 1.0, 1.0, 1.0])
+    # the test loss has caught up and the norm is flat, but only the last checkpoint could confirm it
+    table = make_table(epochs, [0.1] * 6, [1.0] * 6, [100, 90, 80, 70, 70, 70])
+    phases = detect_phases(history, table)
+    assert phases.basis == "accuracy" and phases.grokked_epoch == 3000
+    assert phases.cleanup_end_epoch == 3000  # 4000 is a window later and flat
+    late = make_table(epochs, [0.1] * 6, [1.0] * 6, [100, 90, 80, 70, 60, 50])
+    assert detect_phases(history, late).cleanup_end_epoch is None  # never the last checkpoint for lack of data
