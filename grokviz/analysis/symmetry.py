@@ -117,18 +117,24 @@ def _c2_design(u: torch.Tensor, v: torch.Tensor, n: int, freqs) -> torch.Tensor:
 
 
 def _fit_c2_rows(y: torch.Tensor, u, v, w, n: int, freqs):
-    """Least squares of y [L, rows] on the c/2 design after removing the mean per answer w.
+    """Least squares of y [L, rows] on the c/2 design, with a free mean per answer w.
 
     Returns (coef [L, 2K], fitted [L, rows] including the means, r2, r2_per [L]).
     """
     groups = torch.unique(w, return_inverse=True)[1]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     counts = torch.zeros(n_groups, dtype=torch.float64).index_add_(0, groups, torch.ones(len(w), dtype=torch.float64))
-    sums = torch.zeros(len(y), n_groups, dtype=torch.float64).index_add_(1, groups, y)
-    mean = (sums / counts)[:, groups]
+
+    def group_mean(x):
+        return (torch.zeros(len(x), n_groups, dtype=torch.float64).index_add_(1, groups, x) / counts)[:, groups]
+
+    mean = group_mean(y)
     centred = y - mean
     if freqs:
+        # regressors centred per answer too (the per-answer means are free parameters): a no-op for
+        # add, where each wave averages to 0 over a full cycle, but not where φ is many-to-one
         design = _c2_design(u.double(), v.double(), n, freqs)
+        design = design - group_mean(design)
         coef = torch.linalg.lstsq(design.T, centred.T).solution.T  # [L, 2K]
         fitted = coef @ design
     else:
