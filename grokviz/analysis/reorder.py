@@ -1,10 +1,15 @@
-"""Answer-major re-orderings of the [a, b] input grid (design.md §6, "Re-orderings").
+"""Answer-major re-orderings of the [a, b] input grid (design.md §6 "Re-orderings", §6a).
 
-A layout names the two trailing axes: ``ab``, ``ba``, ``ca``, ``cb``, ``ac``, ``bc``. For each
-cell (x, y) of the layout the input row is the unique (a, b) with those values; where the task
-gives no input or several inputs for a cell (mul with a = 0, pow with gcd(n, p−1) > 1, div's
-b = 0 rows), the cell is marked invalid in ``valid``, holds NaN, and ``note`` says why — the
-grid is never silently mis-indexed. ``meta['counts']`` holds the number of inputs per cell.
+A layout names the two trailing axes: ``ab``, ``ba``, ``ca``, ``cb``, ``ac``, ``bc`` over tokens, or
+with task coordinates (design.md §6a) ``u`` = φ(a), ``v`` = ψ(b), ``w`` = χ(c) in Z_n, e.g. ``cu``
+(pow: c against a^m), ``uv`` or ``wu`` (mul: log c against log a); a coordinate axis has n cells
+whose ticks show the coordinate and its token(s), e.g. ``8 (a=2)``. For each cell (x, y) of the
+layout the input row is the unique (a, b) with those values; where the task gives no input or
+several inputs for a cell (mul with a = 0, pow with gcd(n, p−1) > 1, div's b = 0 rows, inputs
+outside the group on a coordinate axis), the cell is marked invalid in ``valid``, holds NaN, and
+``note`` says why — the grid is never silently mis-indexed. ``meta['counts']`` holds the number
+of inputs per cell and ``meta['mirrors']`` whether c/2 markers are mirrors there
+(:func:`has_mirrors`).
 """
 
 from __future__ import annotations
@@ -14,38 +19,106 @@ import functools
 import torch
 
 from grokviz.analysis.cache import token_axis
-from grokviz.analysis.labelled import LabelledTensor
+from grokviz.analysis.labelled import Axis, LabelledTensor
 
 LAYOUTS = ("ab", "ba", "ca", "cb", "ac", "bc")
+TOKEN_NAMES = ("a", "b", "c")
+COORDINATE_NAMES = ("u", "v", "w")  # φ(a), ψ(b), χ(c) (design.md §6a)
+_SAME_VARIABLE = {"a": "u", "b": "v", "c": "w", "u": "a", "v": "b", "w": "c"}
 
 
 def _parse_layout(layout) -> tuple[str, str]:
     text = "".join(layout) if not isinstance(layout, str) else layout.replace(",", "").replace(" ", "")
     text = text.strip("[]")
-    if text not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    names = TOKEN_NAMES + COORDINATE_NAMES
+    if len(text) != 2 or text[0] == text[1] or any(ch not in names for ch in text) or _SAME_VARIABLE[text[0]] == text[1]:
+        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)} or pairs with the task "
+                         "coordinates u = φ(a), v = ψ(b), w = χ(c), e.g. cu, uv, wu")
     return text[0], text[1]
+
+
+def _maps(task) -> dict:
+    coords = task.coordinates()
+    return {"u": coords.phi, "v": coords.psi, "w": coords.chi}
+
+
+def _axis_for(task, name: str) -> Axis:
+    if name in TOKEN_NAMES:
+        return token_axis(name, task.p)
+    cmap = _maps(task)[name]
+    token = {"u": "a", "v": "b", "w": "c"}[name]
+    return Axis(name, cmap.n, "token", tuple(cmap.tick(value, token) for value in range(cmap.n)))
+
+
+def coordinate_layouts(task) -> tuple[str, ...]:
+    """Layouts in task coordinates worth offering for ``task`` (none for add: u, v, w are a, b, c).
+
+    pow: ``cu``, ``cv``, ``uv`` (χ is the identity); mul/div: ``wu``, ``wv``, ``uv``; sub: ``cv``, ``uv``.
+    """
+    maps = _maps(task)
+    answer = "c" if maps["w"].is_identity else "w"
+    out = []
+    for operand in ("u", "v"):
+        if not maps[operand].is_identity or answer == "w":
+            out.append(answer + operand)
+    if out:
+        out.append("uv")
+    return tuple(out)
+
+
+def has_mirrors(task, layout) -> bool:
+    """Whether c/2 and c/2 + n/2 markers are mirrors on ``layout`` (design.md §6a).
+
+    True on [answer, operand] axes (either order) with the answer in χ (``w``, or ``c`` when χ is the
+    identity) and the operand in its map (``u``/``v``, or ``a``/``b`` when that map is the identity),
+    and only when φ = ψ, so the partner w − u of an operand is the other operand's coordinate.
+    """
+    x_name, y_name = _parse_layout(layout)
+    coords = task.coordinates()
+    if not coords.same_operand_maps:
+        return False
+    maps = _maps(task)
+    answers = {"w"} | ({"c"} if maps["w"].is_identity else set())
+    operands = {"u", "v"} | ({"a", "b"} if maps["u"].is_identity else set())
+    names = {x_name, y_name}
+    return bool(names & answers) and bool(names & operands)
+
+
+def _values(task, name: str):
+    """Per input row: the value on axis ``name`` (−1 where undefined) and the axis size."""
+    p = task.p
+    rows = torch.arange(p * p)
+    labels = task.labels()
+    tokens = {"a": rows // p, "b": rows % p, "c": labels}
+    if name in TOKEN_NAMES:
+        return tokens[name], p
+    cmap = _maps(task)[name]
+    source = tokens[{"u": "a", "v": "b", "w": "c"}[name]]
+    values = torch.tensor(cmap.values)[source.clamp_min(0)]
+    return torch.where(source >= 0, values, torch.full_like(values, -1)), cmap.n
 
 
 @functools.lru_cache(maxsize=64)
 def layout_table(task, layout: str):
-    """(rows [p, p] long, valid [p, p] bool, counts [p, p] long) of ``layout`` for ``task``.
+    """(rows [X, Y] long, valid [X, Y] bool, counts [X, Y] long) of ``layout`` for ``task``.
 
-    ``rows[x, y]`` is the input row a·p + b of cell (x, y) where ``valid``; 0 elsewhere.
+    ``rows[x, y]`` is the input row a·p + b of cell (x, y) where ``valid``; 0 elsewhere. X and Y
+    are p for token axes and n for coordinate axes.
     """
     x_name, y_name = _parse_layout(layout)
     p = task.p
     labels = task.labels()
     rows = torch.arange(p * p)
-    values = {"a": rows // p, "b": rows % p, "c": labels}
-    ok = labels >= 0
-    key = values[x_name][ok] * p + values[y_name][ok]
-    counts = torch.bincount(key, minlength=p * p)
-    table = torch.zeros(p * p, dtype=torch.long)
+    x_values, x_size = _values(task, x_name)
+    y_values, y_size = _values(task, y_name)
+    ok = (labels >= 0) & (x_values >= 0) & (y_values >= 0)
+    key = x_values[ok] * y_size + y_values[ok]
+    counts = torch.bincount(key, minlength=x_size * y_size)
+    table = torch.zeros(x_size * y_size, dtype=torch.long)
     table[key] = rows[ok]  # where counts == 1 this is the unique row
     valid = counts == 1
     table[~valid] = 0
-    return table.view(p, p), valid.view(p, p), counts.view(p, p)
+    return table.view(x_size, y_size), valid.view(x_size, y_size), counts.view(x_size, y_size)
 
 
 def layout_note(task, layout: str) -> str:
@@ -55,7 +128,8 @@ def layout_note(task, layout: str) -> str:
     if bool(valid.all()):
         return ""
     empty, multiple = int((counts == 0).sum()), int((counts > 1).sum())
-    third = ({"a", "b", "c"} - {x_name, y_name}).pop()
+    plain = {_SAME_VARIABLE.get(name, name) if name in COORDINATE_NAMES else name for name in (x_name, y_name)}
+    third = ({"a", "b", "c"} - plain).pop()
     return (f"[{x_name}, {y_name}] is ragged for {task.formula}: ({x_name}, {y_name}) does not determine {third} "
             f"everywhere — {empty} cells have no input, {multiple} cells have several; those cells are invalid (NaN)")
 
@@ -78,13 +152,14 @@ def reorder(tensor: LabelledTensor, task, layout="ca", position=None) -> Labelle
     rest = [i for i in range(tensor.data.dim()) if i not in (dim_a, dim_b)]
     data = tensor.data.permute(rest + [dim_a, dim_b]).reshape([tensor.data.shape[i] for i in rest] + [p * p])
     table, valid, counts = layout_table(task, x_name + y_name)
-    out = data.index_select(-1, table.reshape(-1)).reshape(data.shape[:-1] + (p, p))
+    out = data.index_select(-1, table.reshape(-1)).reshape(data.shape[:-1] + tuple(table.shape))
     ragged = not bool(valid.all())
     if ragged:
         if not out.is_floating_point():
             out = out.double()
         out = out.masked_fill(~valid, float("nan"))
-    axes = tuple(tensor.axes[i] for i in rest) + (token_axis(x_name, p), token_axis(y_name, p))
-    meta = dict(tensor.meta, layout=x_name + y_name, counts=counts, position=position)
+    axes = tuple(tensor.axes[i] for i in rest) + (_axis_for(task, x_name), _axis_for(task, y_name))
+    meta = dict(tensor.meta, layout=x_name + y_name, counts=counts, position=position,
+                mirrors=has_mirrors(task, x_name + y_name))
     return LabelledTensor(out, axes, title=tensor.title, valid=valid if ragged else None,
                           note=layout_note(task, x_name + y_name), meta=meta)

@@ -86,3 +86,42 @@ def test_div_excludes_b_zero():
 def test_bad_layout():
     with pytest.raises(ValueError):
         reorder(row_tensor(5), Task("add", 5), "cc")
+
+
+@pytest.mark.parametrize("task, layout", [(Task("pow", 11, 3, 3), "cu"), (Task("pow", 11, 3, 7), "uv"),
+                                          (Task("pow", 11, 3, 3), "vc"), (Task("mul", 11), "wu"),
+                                          (Task("div", 11), "wv"), (Task("sub", 11), "cv")])
+def test_coordinate_layouts_are_bijections_onto_z_n(task, layout):
+    """design.md §6a: [c, u], [u, v], [w, u] … index each cell by its coordinates."""
+    p = task.p
+    coords = task.coordinates()
+    maps = {"u": coords.phi.values, "v": coords.psi.values, "w": coords.chi.values}
+    out = reorder(row_tensor(p), task, layout)
+    assert out.valid is None and out.note == ""  # one-to-one maps: no raggedness
+    labels = task.labels()
+    rows = out.data[0].long()
+    for x in range(rows.shape[0]):
+        for y in range(rows.shape[1]):
+            row = int(rows[x, y])
+            a, b = row // p, row % p
+            values = {"a": a, "b": b, "c": int(labels[row]), "u": maps["u"][a], "v": maps["v"][b],
+                      "w": maps["w"][int(labels[row])]}
+            assert (values[layout[0]], values[layout[1]]) == (x, y)
+    assert rows.shape == tuple(coords.n if name in "uvw" else p for name in layout)
+
+
+def test_coordinate_ticks_ragged_and_mirrors():
+    from grokviz.analysis.reorder import coordinate_layouts, has_mirrors
+
+    pow_task, square, mul = Task("pow", 11, 3, 3), Task("pow", 11, 2, 2), Task("mul", 11)
+    out = reorder(row_tensor(11), pow_task, "cu")
+    assert out.axis("u").tick(8) == "8 (a=2)" and out.axis("c").tick(3) == "3"
+    assert out.meta["mirrors"] and not reorder(row_tensor(11), pow_task, "ca").meta["mirrors"]
+    ragged = reorder(row_tensor(11), square, "cu")  # u = a² is 2-to-one: (c, u) leaves b's sign open
+    assert ragged.ragged and "ragged" in ragged.note and ragged.axis("u").tick(1) == "1 (a=1,10)"
+    assert has_mirrors(Task("add", 11), "ca") and not has_mirrors(Task("sub", 11), "ca")
+    assert has_mirrors(mul, "wu") and not has_mirrors(mul, "ca") and not has_mirrors(Task("pow", 11, 3, 7), "cu")
+    assert coordinate_layouts(Task("add", 11)) == ()
+    assert coordinate_layouts(pow_task) == ("cu", "cv", "uv") and coordinate_layouts(mul) == ("wu", "wv", "uv")
+    with pytest.raises(ValueError):
+        reorder(row_tensor(11), pow_task, "au")
