@@ -44,3 +44,25 @@ def randomised(cfg, seed=0, scale=0.2):
             std = scale if "W_" in name else scale / 4
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
     return model
+
+
+def _trained_at_23(task_name, m=1, n=1):
+    """A small model really trained on ``task`` mod 23 (Grokfast, frac_train 0.8: groks in ~1.9k epochs)."""
+    from grokviz.core.config import GrokfastConfig
+    from grokviz.core.training import train
+
+    return train(Task(task_name, 23, m, n), SplitSpec(frac_train=0.8), ModelConfig(p=23, **SMALL_DIMS),
+                 TrainConfig(epochs=2000, checkpoint_every=1000, lr=3e-3, grokfast=GrokfastConfig(enabled=True),
+                             device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def pow_run():
+    """pow m = n = 3 mod 23, trained 2000 epochs (task coordinates: u = a³, design.md §6a)."""
+    return _trained_at_23("pow", 3, 3)
+
+
+@pytest.fixture(scope="session")
+def mul_run():
+    """mul mod 23, trained 2000 epochs (task coordinates: discrete logs, n = 22)."""
+    return _trained_at_23("mul")

@@ -67,38 +67,17 @@ def cmd_export(args) -> int:
 
 
 def export_sweep(directory, out, formats, quiet: bool = False) -> int:
-    """A sweep directory: the grokked-epoch heat map (PNG/SVG), its CSV and an index.html."""
+    """A sweep directory: the sweep figure (grokking epoch, learned basis and key frequencies per cell;
+    PNG/SVG), its per-cell CSV and an index.html (:mod:`grokviz.gui.sweep_figure`)."""
     from pathlib import Path
 
     from grokviz.core.errors import RunFileError
-    from grokviz.gui import figures
 
     if not (Path(directory) / "index.json").exists():
         raise RunFileError(directory, "is a directory without a sweep index.json (not a sweep directory)")
-    figures.ensure_application()
-    from grokviz.gui.export import export_svg
-    from grokviz.gui.sweep_view import SweepView
+    from grokviz.gui.sweep_figure import export_sweep_figure
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    view = SweepView(directory, poll_ms=0)
-    view.resize(1200, 800)
-    view.refresh()
-    files = []
-    if "png" in formats:
-        view.export_png(out / "sweep_grokked_epoch.png")
-        files.append(out / "sweep_grokked_epoch.png")
-    if "svg" in formats:
-        export_svg(view.plot, out / "sweep_grokked_epoch.svg")
-        files.append(out / "sweep_grokked_epoch.svg")
-    view.export_csv(out / "sweep_grokked_epoch.csv")
-    files.append(out / "sweep_grokked_epoch.csv")
-    images = "".join(f'<p><img src="{f.name}" width="900"></p>' for f in files if f.suffix == ".png")
-    (out / "index.html").write_text(
-        f"<html><head><title>grokviz sweep {Path(directory).name}</title></head><body>"
-        f"<h1>Sweep {Path(directory).name}: grokked epoch per cell</h1>{images}"
-        f'<p><a href="sweep_grokked_epoch.csv">data (CSV)</a></p></body></html>')
-    files.append(out / "index.html")
+    files = export_sweep_figure(directory, out, formats)
     if not quiet:
         for path in files:
             print(path)
