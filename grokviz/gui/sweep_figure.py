@@ -68,8 +68,8 @@ def draw_sweep_grid(plot: pg.PlotItem, model, science: dict) -> None:
     x_key, y_key = model.axes()
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if high <= low:
-        high = low + 1.0
+    if high <= low:  # one grokked cell: a scale from 0 keeps the colour bar readable
+        low, high = 0.0, max(high, 1.0)
     shown = np.where(np.isfinite(values), values, np.nan)
     image = figures._image(plot, shown, colormaps.sequential(), (low, high))
     rgba_never = np.zeros(values.shape + (4,), dtype=np.ubyte)
