@@ -146,15 +146,9 @@ def cmd_train(args) -> int:
     return 0 if run.status == "finished" else 130
 
 
-def run_info(run) -> dict:
-    from grokviz.analysis.spectrum import key_frequencies
-
-    model = run.model()
-    return run.summary(key_freqs=[int(k) for k in key_frequencies(model).frequencies])
-
-
 def cmd_info(args) -> int:
-    from grokviz.core.runfile import load_run
+    from grokviz.analysis.reports import to_json
+    from grokviz.analysis.session import open_session
 
     if args.example:
         path = example_path()
@@ -162,10 +156,9 @@ def cmd_info(args) -> int:
         path = args.run
     else:
         return _fail("info needs a RUN file or --example")
-    run = load_run(path, task=task_spec_from_args(args))
-    info = run_info(run)
+    info = to_json(open_session(path, task=task_spec_from_args(args)).report("summary"))
     if args.json:
-        print(json.dumps(info, indent=2, default=float))
+        print(json.dumps(info, indent=2))
         return 0
     def fmt(x, pct=False):
         return "—" if x is None else (f"{x * 100:.2f} %" if pct else f"{x:.4g}")
@@ -179,7 +172,7 @@ def cmd_info(args) -> int:
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
         f"grokked at    {info['grokked_epoch'] if info['grokked_epoch'] is not None else 'not grokked'}",
-        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none'}",
+        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none' if info['key_freqs'] is not None else '—'}",
     ]
     lines += [f"note          {note}" for note in info["notes"]]
     print("\n".join(lines))

@@ -106,14 +106,10 @@ def load_engine(context: JobContext) -> None:
 
 
 def run_summary(run) -> dict:
-    """``run.summary()`` with the key frequencies of the final weights (analysis library)."""
-    from grokviz.analysis.spectrum import key_frequencies
+    """The run session's ``summary`` report (facts and key frequencies), computed in the caller's thread."""
+    from grokviz.analysis.session import session_of
 
-    try:
-        keys = [int(k) for k in key_frequencies(run.model()).frequencies]
-    except Exception:  # noqa: BLE001 - a summary without key frequencies is still useful
-        keys = None
-    return run.summary(key_freqs=keys)
+    return dict(session_of(run).report("summary"))
 
 
 def open_run(path, task=None) -> Callable[[JobContext], tuple]:

@@ -8,7 +8,11 @@ result. Each report lives in its own module in this package and registers itself
 :func:`report`; modules are discovered automatically, so adding one needs no list edit.
 
 ``per_checkpoint=False`` marks a report over the whole run (history, phases, progress
-measures over checkpoints): its ``epoch`` argument is always None.
+measures over checkpoints): its ``epoch`` argument is always None. Slow reports may take
+``on_progress(fraction, text)`` and ``cancel()`` keyword arguments (the session passes them when
+given) and raise :class:`ReportCancelled` when cancelled.
+
+``grokviz analyze --list`` prints the registry; ``grokviz analyze RUN --report NAME --json`` runs one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class ReportSpec:
     compute: Callable[..., Any]
     per_checkpoint: bool = True
     description: str = ""
+
+
+class ReportCancelled(Exception):
+    """A report stopped early at its ``cancel()``'s request (nothing is cached)."""
 
 
 _REGISTRY: dict[str, ReportSpec] = {}

@@ -98,20 +98,22 @@ class AnalysisExplorerSource:
 
     ``AnalysisExplorerSource(run, store=None, key_frequencies=None, model_at=None)``:
     ``store`` an :class:`~grokviz.analysis.cache.ActivationStore` to share (default: a new one);
-    ``key_frequencies`` (default: from W_E of the final checkpoint, computed on first use);
+    ``key_frequencies`` (default: the run session's ``key_frequencies`` report at the final epoch);
     ``model_at(epoch)`` a model provider (e.g. the AppState's cached ``state.model``).
     For ``[c, a]`` / ``[a, c]`` orderings with complete grids the c/2 cosine model
     (:func:`grokviz.analysis.symmetry.fit_c2_model` over the key frequencies) is an overlay.
     Runs the model synchronously on first access of a checkpoint (about a second on CPU).
     """
 
-    def __init__(self, run, store=None, key_frequencies=None, model_at=None, c2_overlay: bool = True):
+    def __init__(self, run, store=None, key_frequencies=None, model_at=None, c2_overlay: bool = True, session=None):
         from grokviz.analysis.cache import ActivationStore
+        from grokviz.analysis.session import session_of
 
         self.run = run
         self.task = run.task
+        self.session = session if session is not None else session_of(run)
         self.store = store if store is not None else ActivationStore(run, lazy=True)
-        self._keys = None if key_frequencies is None else tuple(int(k) for k in key_frequencies)
+        self._given_keys = None if key_frequencies is None else tuple(int(k) for k in key_frequencies)
         self._model_at = model_at or (lambda epoch: run.model(epoch))
         self.c2_overlay = c2_overlay
         self._last = None  # (key, tensor) of the last get, for overlays()
@@ -134,14 +136,12 @@ class AnalysisExplorerSource:
         return list(self.run.epochs)
 
     def key_frequencies(self) -> tuple:
-        if self._keys is None:
-            try:
-                from grokviz.analysis.spectrum import key_frequencies
-
-                self._keys = tuple(key_frequencies(self._model_at(self.run.epochs[-1])).frequencies)
-            except Exception:  # a view must open even if the spectrum cannot be computed
-                self._keys = ()
-        return self._keys
+        if self._given_keys is not None:
+            return self._given_keys
+        try:
+            return tuple(self.session.report("key_frequencies", None).frequencies)
+        except Exception:  # a view must open even if the spectrum cannot be computed
+            return ()
 
     def context(self):
         from grokviz.gui.explorer.state import ExplorerContext
