@@ -59,7 +59,8 @@ class NeuronTableModel(QtCore.QAbstractTableModel):
             return NEURON_COLUMNS[section]
         if role == QtCore.Qt.ItemDataRole.ToolTipRole and orientation == QtCore.Qt.Orientation.Horizontal:
             return ("MLP neuron index", "frequency k with the largest fraction of the neuron's variance",
-                    "that fraction (design.md §6)", "cluster frequency when that fraction exceeds the cluster threshold, 0.85 by design.md §6 (– = none)",
+                    "that fraction (design.md §6)",
+                    "cluster frequency when that fraction exceeds the cluster threshold (0.85, design.md §6; – = none)",
                     "‖W_out[n]‖: size of the neuron's output weights")[section]
         return None
 
