@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 MODEL_CACHE_SIZE = 4
 REPORT_CACHE_SIZE = 256
+LARGE_REPORT_CACHE_SIZE = 3  # reports marked ``large`` (~50 MB each at p = 113)
 
 
 class _KeyedCache:
@@ -64,14 +65,19 @@ class _KeyedCache:
 
 
 class RunSession:
-    """Everything derived from one run: models, one shared activation store, cached reports."""
+    """Everything derived from one run: models, one shared activation store, cached reports.
 
-    def __init__(self, run, *, max_cache_bytes: int = 1 << 30, max_cached_checkpoints: int = 3):
+    The store keeps every hook of the newest checkpoints (~380 MB per checkpoint at p = 113), so
+    it is bounded by ``max_cache_bytes`` (the newest checkpoint is always kept).
+    """
+
+    def __init__(self, run, *, max_cache_bytes: int = 512 << 20, max_cached_checkpoints: int = 2):
         from grokviz.analysis.cache import ActivationStore
 
         self.run = run
         self._models = _KeyedCache(MODEL_CACHE_SIZE)
         self._reports = _KeyedCache(REPORT_CACHE_SIZE)
+        self._large_reports = _KeyedCache(LARGE_REPORT_CACHE_SIZE)
         self._store_lock = threading.RLock()
         # the store runs hooked forwards (run_with_cache adds hooks to the module while it runs): it
         # builds its own module per checkpoint so no other thread's forward on a shared model sees them
@@ -139,7 +145,8 @@ class RunSession:
             extra["on_progress"] = on_progress
         if cancel is not None and "cancel" in accepted:
             extra["cancel"] = cancel
-        return self._reports.get(key, lambda: spec.compute(self, key_epoch, **options, **extra))
+        cache = self._large_reports if spec.large else self._reports
+        return cache.get(key, lambda: spec.compute(self, key_epoch, **options, **extra))
 
     def report_json(self, name: str, epoch: int | None = None, **options):
         from grokviz.analysis.reports import to_json
@@ -148,6 +155,7 @@ class RunSession:
 
     def clear(self) -> None:
         self._reports.clear()
+        self._large_reports.clear()
         self._models.clear()
         with self._store_lock:
             self.store.clear()

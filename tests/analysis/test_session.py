@@ -104,3 +104,15 @@ def test_concurrent_models_and_reports_from_two_threads(small_run):
     assert got[0].keys() == got[1].keys()
     for key in got[0]:
         assert got[0][key] is got[1][key], key
+
+
+def test_large_reports_are_kept_only_a_few_at_a_time(small_run):
+    from grokviz.analysis.session import LARGE_REPORT_CACHE_SIZE
+
+    session = RunSession(small_run)
+    first = session.report("neuron_activations", session.epochs[0])
+    fraction = session.report("neuron_fraction", session.epochs[0])
+    for epoch in session.epochs[1:LARGE_REPORT_CACHE_SIZE + 1]:
+        session.report("neuron_activations", epoch)
+    assert session.report("neuron_activations", session.epochs[0]) is not first  # evicted, rebuilt
+    assert session.report("neuron_fraction", session.epochs[0]) is fraction  # small reports stay

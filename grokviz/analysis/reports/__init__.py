@@ -32,6 +32,7 @@ class ReportSpec:
     compute: Callable[..., Any]
     per_checkpoint: bool = True
     description: str = ""
+    large: bool = False  # tens of MB per value (e.g. activations over all inputs): only a few are kept
 
 
 class ReportCancelled(Exception):
@@ -42,14 +43,16 @@ _REGISTRY: dict[str, ReportSpec] = {}
 _DISCOVERED = False
 
 
-def report(name: str, title: str, *, per_checkpoint: bool = True):
-    """Decorator: register ``compute(session, epoch, **options)`` as report ``name``."""
+def report(name: str, title: str, *, per_checkpoint: bool = True, large: bool = False):
+    """Decorator: register ``compute(session, epoch, **options)`` as report ``name``.
+
+    ``large`` values (activations over all inputs) are kept in a small cache of their own."""
 
     def register(function):
         if name in _REGISTRY and _REGISTRY[name].compute is not function:
             raise ValueError(f"report {name!r} is registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = ReportSpec(name, title, function, per_checkpoint, doc[0] if doc else "")
+        _REGISTRY[name] = ReportSpec(name, title, function, per_checkpoint, doc[0] if doc else "", large)
         return function
 
     return register

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grokviz.analysis.reports import report
 
 
-@report("neuron_activations", "MLP neurons at = over all inputs")
+@report("neuron_activations", "MLP neurons at = over all inputs", large=True)
 def neuron_activations(session, epoch):
     """Final-position ``pre`` and ``post`` (ReLU) of every MLP neuron as [a, b, neuron] LabelledTensors."""
     from grokviz.analysis.cache import token_axis
