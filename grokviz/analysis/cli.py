@@ -19,7 +19,7 @@ SYMMETRY_HOOKS = (
 
 
 def register(subparsers) -> None:
-    from grokviz.cli import add_task_options
+    from grokviz.core.cli_options import add_task_options
 
     parser = subparsers.add_parser("analyze", help="analyse a run: key frequencies, symmetry, progress measures")
     parser.add_argument("run", help="run file (any supported format)")
@@ -129,7 +129,7 @@ def _print_progress(done: int, total: int, epoch: int) -> None:
 
 
 def cmd_analyze(args) -> int:
-    from grokviz.cli import task_spec_from_args
+    from grokviz.core.cli_options import task_spec_from_args
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))

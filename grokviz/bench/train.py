@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
 from grokviz.core.fastpath import fast_path_flops
