@@ -86,7 +86,7 @@ def test_cuda_without_cuda_is_a_parameter_error():
 
 
 def test_float64_loss_gradient_matches_autograd():
-    from grokviz.core.training import cross_entropy_float64
+    from grokviz.core.engines import cross_entropy_float64
 
     generator = torch.Generator().manual_seed(0)
     logits = (torch.randn(64, 11, generator=generator) * 4).requires_grad_()

@@ -1,13 +1,13 @@
 """The CPU trainer's step: the fast path's forward and a hand-written backward, in reused buffers.
 
-Autograd through :func:`grokviz.core.fastpath.last_position_logits` spends about as long on
+Autograd through :func:`grokviz.core.lastpos.forward.last_position_logits` spends about as long on
 bookkeeping, fresh allocations and its small-tensor ops as on the MLP's matmuls. Here one step is
 
     tables → resid_mid = M·table (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
     → resid_post = resid_mid + post·W_out → logits = resid_post·W_U + b_U + b_out·W_U
     → float64 cross-entropy (design.md §4) → the same chain backwards.
 
-M has 3·heads entries per input (:mod:`grokviz.core.fastgrad`), so the two products with W_in's
+M has 3·heads entries per input (:mod:`grokviz.core.lastpos.handwritten`), so the two products with W_in's
 d_model side go through the small table instead of the N inputs: pre = M·(table·W_in) and
 grad W_in = tableᵀ·(Mᵀ·grad pre), each a gather of 3·heads rows per input instead of a
 d_model-deep product. The [N, ·] gradients sit in buffers reused from step to step, the ReLU and
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from grokviz.core.fastgrad import AttentionTables, SparseMix
-from grokviz.core.fastpath import InputLayout
+from grokviz.core.lastpos.handwritten import AttentionTables, SparseMix
+from grokviz.core.lastpos.layout import InputLayout
 from grokviz.core.weights import Weights
 
 _PAD = 16
