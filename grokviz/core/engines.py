@@ -149,7 +149,7 @@ class AutogradEngine(_SingleModel):
         loss = cross_entropy_float64(logits, split.train_labels)
         loss.backward()
         if evaluating:
-            train_acc = float((logits.detach().argmax(-1) == split.train_labels).float().mean())
+            train_acc = int((logits.detach().argmax(-1) == split.train_labels).sum()) / len(split.train_labels)
         return StepResult(loss.detach(), train_acc, test_loss, test_acc)
 
 

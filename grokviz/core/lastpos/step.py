@@ -121,7 +121,9 @@ class TrainStep:
             self._unembed_bias[: self.p] = w.direct_bias
         return AttentionTables.of(self._weights)
 
-    def _forward(self, tables: AttentionTables, batch: _Batch):
+    def forward(self, tables: AttentionTables, batch: _Batch):
+        """(mix weights, post [N, d_mlp], resid_post [N, d_model], padded logits [N, width]) of ``batch``
+        (``self.train`` or an evaluation chunk), in the reused buffers."""
         n, w, get = batch.n, self._weights, self.buffers.get
         resid_mid, weights = batch.mix.forward(tables)
         post = batch.mix.mix(tables.mlp_in, weights)  # = resid_mid·W_in
@@ -145,7 +147,7 @@ class TrainStep:
         for layout in layouts:
             batch = self._batch(layout, labels[start : start + len(layout)])
             start += len(layout)
-            logits = self._forward(tables, batch)[-1][:, : self.p]
+            logits = self.forward(tables, batch)[-1][:, : self.p]
             _, _, row_loss, right = _float64_loss(logits, batch.label_column, count_correct=True)
             loss_sum += row_loss.sum()
             correct += right
@@ -168,7 +170,7 @@ class TrainStep:
         """
         batch, w, get = self.train, self._weights, self.buffers.get
         n, p = batch.n, self.p
-        weights, post, resid_post, logits = self._forward(tables, batch)
+        weights, post, resid_post, logits = self.forward(tables, batch)
         exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
         loss = row_loss.mean()
         # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
