@@ -4,6 +4,10 @@ Full-batch AdamW on the training split, biases frozen, float64 cross-entropy of 
 position's logits. Test loss and accuracies every ``eval_every`` epochs, a checkpoint every
 ``checkpoint_every`` epochs (and at epoch 0), optional lr warm-up and Grokfast. Epoch e means
 "after e optimiser steps". Deterministic on CPU for fixed seeds, and resumable bit-for-bit.
+
+:class:`Trainer` sets up one run (model, optimiser, split, resume state) and records it; the
+epochs themselves are :class:`grokviz.core.schedule.Schedule`'s, with a step engine from
+:mod:`grokviz.core.engines` (hand-written on a CPU, autograd elsewhere; ``engine=`` forces one).
 """
 
 from __future__ import annotations
@@ -74,6 +78,9 @@ class Progress:
 
 class Trainer:
     """Train one run; ``run()`` returns a :class:`Run` (finished or cancelled).
+
+    ``engine``: ``auto`` (hand-written on a CPU, autograd on CUDA), ``hand-written`` or
+    ``autograd`` (the CUDA path, which the tests run on the CPU).
 
     Late in a run, float32 denormals make CPU steps ~2× slower: ``run()`` flushes them on its
     own thread, but torch's worker threads only inherit that if they start afterwards, so a
