@@ -264,7 +264,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Import pyqtgraph and build the Training tab (idempotent; GUI thread)."""
         if self.training_view is not None:
             return self.training_view
-        from grokviz.gui.launch import configure_plots
+        from grokviz.gui.appearance import configure_plots
 
         configure_plots()
         from grokviz.gui.training import TrainingView

@@ -6,7 +6,6 @@ Embed: ``ExplorerWidget(parent, source=None)``; feed ``set_source(ExplorerSource
 ExplorerContext)`` directly.
 """
 
-from grokviz.gui import export as _export  # noqa: F401  (applies the PySide6 None-refcount fix first)
 from grokviz.gui.explorer.data import Prepared, PreparedCache, prepare
 from grokviz.gui.explorer.source import ORDERINGS, POSITIONS, AnalysisExplorerSource, ExplorerSource, StaticSource
 from grokviz.gui.explorer.state import ExplorerContext, ExplorerState
