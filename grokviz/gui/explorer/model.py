@@ -153,11 +153,15 @@ class ExplorerModel:
         is kept (e.g. restored from a saved view); otherwise the menu's default hook is chosen."""
         self.menu = menu
         self.hooks = tuple(str(h) for h in menu.hook_names()) if menu is not None else ()
-        default = getattr(menu, "default_hook", None)
+        self._choose_hook()
+        self.selection_changed.emit()
+
+    def _choose_hook(self) -> None:
+        """Keep the hook if the menu has it, else take the menu's default; then its choices."""
+        default = getattr(self.menu, "default_hook", None)
         default = default() if callable(default) else default
         self.hook = _pick(self.hooks, self.hook if self.hook in self.hooks else default)
         self._fill_hook_choices()
-        self.selection_changed.emit()
 
     def _fill_hook_choices(self) -> None:
         menu, hook = self.menu, self.hook
@@ -429,8 +433,7 @@ class ExplorerModel:
         self.hook, self.position, self.ordering, self.epoch = (state["hook"], state["position"],
                                                               state["ordering"], state["epoch"])
         if self.menu is not None:  # keep what the menu offers, else its defaults
-            self.hook = _pick(self.hooks, self.hook)
-            self._fill_hook_choices()
+            self._choose_hook()
         names = state["axes"]
         if self.tensor is not None and tuple(self.tensor.names) != names:
             self.tensor = None  # the view waits for a tensor of its own layout
