@@ -361,6 +361,8 @@ def test_source_controls_and_checkpoint_following(qtbot):
     n = len(calls)
     widget.select(ordering="[a, b]")  # already shown: no reload
     assert len(calls) == n
+    widget.select(hook="blocks.0.hook_resid_post", ordering="[q, r]")  # not offered: said, not raised
+    assert "offers no ordering '[q, r]'" in widget.canvas.message_label.text() and len(calls) == n
 
 
 def test_no_source_disables_source_controls(explorer):

@@ -136,8 +136,12 @@ class ExplorerWidget(QtWidgets.QWidget):
         return self.model.epoch
 
     def select(self, hook: str | None = None, position: str | None = None, ordering: str | None = None):
-        """Pick the hook / position / ordering programmatically (as if from the combo boxes)."""
-        self.model.select(hook, position, ordering)
+        """Pick the hook / position / ordering programmatically (as if from the combo boxes); a
+        choice the source does not offer is reported on the message line."""
+        try:
+            self.model.select(hook, position, ordering)
+        except ValueError as error:
+            self.canvas.message_label.setText(f"<span style='color:#b00'>{error}</span>")
 
     def show_hook(self, hook: str, position: str | None = None, ordering: str | None = None):
         """Main-window entry (e.g. from the Symmetry tab): show ``hook`` at position/ordering."""
