@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ACCURACY = 0.99
+from grokviz.core.history import GROKKED_ACCURACY
+
 CATCH_UP_FACTOR = 10.0
 NORM_FLAT = 0.05
 LOSS_BOUND = 0.01 * math.log(2)  # mean test CE below this ⇒ test accuracy ≥ 99 % (module docstring)
@@ -115,13 +116,13 @@ def loss_bound_phases(history) -> tuple:
     start = memorised if memorised is not None else (int(epochs[0]) if len(epochs) else 0)
     below = np.nonzero(finite & (epochs >= start) & (np.where(finite, test_loss, np.inf) < LOSS_BOUND))[0]
     by_loss = int(epochs[below[0]]) if len(below) else None
-    by_checkpoint = _first(epochs, np.nan_to_num(np.asarray(history.test_acc, dtype=float), nan=-1.0), ACCURACY)
+    by_checkpoint = _first(epochs, np.nan_to_num(np.asarray(history.test_acc, dtype=float), nan=-1.0), GROKKED_ACCURACY)
     if by_checkpoint is not None and (by_loss is None or by_checkpoint < by_loss):
         return memorised, by_checkpoint, "checkpoint accuracy"
     return memorised, by_loss, "loss bound"
 
 
-def detect_phases(history, progress=None, accuracy: float = ACCURACY, checkpoint_epochs=None) -> Phases:
+def detect_phases(history, progress=None, accuracy: float = GROKKED_ACCURACY, checkpoint_epochs=None) -> Phases:
     """Phase boundaries (epochs) of a run's history (+ progress measures for the clean-up end).
 
     ``checkpoint_epochs`` (the run's stored checkpoints) lets a caller without progress measures

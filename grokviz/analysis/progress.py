@@ -42,7 +42,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from grokviz.analysis.lastpos import GridReadout
+from grokviz.core.lastpos.grid import GridReadout
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
 

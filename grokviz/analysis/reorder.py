@@ -25,6 +25,37 @@ LAYOUTS = ("ab", "ba", "ca", "cb", "ac", "bc")
 TOKEN_NAMES = ("a", "b", "c")
 COORDINATE_NAMES = ("u", "v", "w")  # φ(a), ψ(b), χ(c) (design.md §6a)
 _SAME_VARIABLE = {"a": "u", "b": "v", "c": "w", "u": "a", "v": "b", "w": "c"}
+POSITIONS = ("a", "b", "=")  # the token positions ``reorder(position=…)`` accepts
+DEFAULT_POSITION = "="  # after attention: where the answer is read out
+DEFAULT_LAYOUT = "ca"  # answer-major: the view in which the c/2 symmetry shows (design.md §6)
+
+
+def layout_label(layout) -> str:
+    """``"ca"`` → ``"[c, a]"`` (how views name an ordering; :func:`reorder` accepts both)."""
+    x_name, y_name = _parse_layout(layout)
+    return f"[{x_name}, {y_name}]"
+
+
+def orderings(task=None) -> tuple[str, ...]:
+    """The orderings a view offers for ``task``, as labels: the list views show (data, not UI).
+    Ragged ones are included — :func:`reorder` marks their invalid cells (design.md §6) — and so
+    are the task-coordinate ones of :func:`coordinate_layouts` (design.md §6a)."""
+    extra = coordinate_layouts(task) if task is not None else ()
+    return tuple(layout_label(layout) for layout in ("ab", "ca", "cb", "ac", "bc", "ba") + extra)
+
+
+def default_ordering(task=None) -> str:
+    """[c, a], or for a task where the c/2 mirrors live in coordinates the first such layout (pow: [c, u])."""
+    if task is not None and not has_mirrors(task, DEFAULT_LAYOUT):
+        mirrored = [layout for layout in coordinate_layouts(task) if has_mirrors(task, layout)]
+        if mirrored:
+            return layout_label(mirrored[0])
+    return layout_label(DEFAULT_LAYOUT)
+
+
+def parse_layout(layout) -> tuple[str, str]:
+    """The two trailing axis names of a layout or ordering label (``"[c, a]"`` → ``("c", "a")``)."""
+    return _parse_layout(layout)
 
 
 def _parse_layout(layout) -> tuple[str, str]:

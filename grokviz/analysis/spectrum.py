@@ -128,7 +128,7 @@ def confirmed_by_neurons(fraction: torch.Tensor) -> dict:
     return {int(k): int(c) for k, c in enumerate(counts.tolist()) if k > 0 and c >= minimum}
 
 
-def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float = 0.85,
+def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float | None = None,
                          coords=None) -> KeyFrequencyReport:
     """Key frequencies = W_E candidates (per operand, in task coordinates) that the neurons confirm.
 
@@ -137,10 +137,11 @@ def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float =
     when None). ``cluster_threshold`` defines the reported clusters (design.md §6: 0.85); the
     confirmation rule is :func:`confirmed_by_neurons`.
     """
-    from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
+    from grokviz.analysis.neurons import CLUSTER_THRESHOLD, neuron_clusters, neuron_frequency_fraction
 
     weights = Weights.of(model)
     coords = coordinates_of(coords, weights.p)
+    cluster_threshold = CLUSTER_THRESHOLD if cluster_threshold is None else cluster_threshold
     if neuron_fraction is None:
         neuron_fraction = neuron_frequency_fraction(model, coords)
     data = neuron_fraction if isinstance(neuron_fraction, torch.Tensor) else neuron_fraction.data

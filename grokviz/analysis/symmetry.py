@@ -257,6 +257,20 @@ def hook_symmetry(store, task, hooks=None, epoch=None, position=2) -> dict:
     return scores
 
 
+def hook_constant(store, hooks, epoch=None, position=2) -> dict:
+    """Hook → whether it is constant over the inputs at ``position`` (up to float32 rounding)."""
+    out = {}
+    for hook in hooks:
+        labelled = store.labelled(hook, epoch)
+        if position is not None and "pos" in labelled.names:
+            labelled = labelled.select(pos=_position_index(position))
+        data = labelled.data.double().movedim(labelled.dim("a"), 0).movedim(labelled.dim("b"), 1).flatten(0, 1)
+        spread = (data - data.mean(0)).abs().amax() if data.numel() else torch.tensor(0.0)
+        scale = data.abs().amax() if data.numel() else torch.tensor(0.0)
+        out[hook] = bool(spread <= 1e-6 * scale) or not bool(scale > 0)
+    return out
+
+
 def symmetry_definition(task) -> dict:
     """``{"defined": bool, "reason": str, "definition": str}`` for the task's symmetry score."""
     from grokviz.core.coordinates import swap_symmetric

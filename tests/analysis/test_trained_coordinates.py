@@ -4,13 +4,14 @@ import math
 
 import pytest
 
-from grokviz.analysis.cli import analyze
+from grokviz.analysis.reports import to_json
+from grokviz.analysis.session import RunSession
 
 
 @pytest.mark.parametrize("fixture, best", [("pow_run", "power"), ("mul_run", "discrete_log")])
 def test_trained_runs_in_their_coordinates(request, fixture, best):
     run = request.getfixturevalue(fixture)
-    report = analyze(run)
+    report = to_json(RunSession(run).report("analyze"))
     assert report["token_basis"]["a"]["best"] == best == report["token_basis"]["b"]["best"]
     concentration = report["token_basis"]["a"]["concentration"]
     assert concentration[best] > concentration["additive"] + 0.2
