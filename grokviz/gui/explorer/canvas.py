@@ -247,7 +247,7 @@ class ExplorerCanvas(QtWidgets.QWidget):
                                          "pen": (self._filled if filled else self._hollow)[1], "symbol": "o"}
                                         for x, y, filled in marks.points])
         self.point_markers.setVisible(bool(marks.points))
-        diagonal = presenter.diagonals(prepared)
+        diagonal = presenter.diagonals(prepared, presenter.mirrors(model.tensor))
         if diagonal is not None:
             self.diagonals.setData(diagonal[0], diagonal[1])
         self.diagonals.setVisible(diagonal is not None)

@@ -169,15 +169,27 @@ class Markers:
     text: str = ""
 
 
+OPERAND_AXES = ("a", "b", "u", "v")  # tokens, or their task coordinates u = φ(a), v = ψ(b) (design.md §6a)
+ANSWER_AXES = ("c", "w")  # the answer, or its coordinate w = χ(c)
+
+
+def mirrors(tensor) -> bool:
+    """Whether c/2 markers are mirrors on this tensor's layout (:func:`grokviz.analysis.reorder.has_mirrors`,
+    kept in ``meta['mirrors']``; tensors without it, e.g. demos, are add-style)."""
+    return bool(getattr(tensor, "meta", {}).get("mirrors", True))
+
+
 def marker_geometry(model, prepared):
-    """(x axis token name, c, p) when the c/2 markers apply — x is an a or b axis in space and
-    c is on a slider — else None."""
-    if prepared is None or prepared.x.fourier:
+    """(x axis name, c, n) when the c/2 markers apply — x is an operand axis (a, b or a coordinate
+    u, v) in space, the answer (c or w) is on a slider and the layout has mirrors — else None."""
+    if prepared is None or prepared.x.fourier or not mirrors(model.tensor):
         return None
     x_name = prepared.x.base_name
-    if x_name not in ("a", "b") or "c" not in symmetry.token_dims(model.tensor.axes):
+    names = [axis.name for axis in model.tensor.axes]
+    answer = next((name for name in ANSWER_AXES if name in names), None)
+    if x_name not in OPERAND_AXES or answer is None:
         return None
-    c = model.index_of("c")
+    c = model.index_of(answer)
     if c is None:
         return None
     return x_name, c, model.tensor.axes[prepared.x.dim].size
@@ -192,6 +204,17 @@ def markers(model, prepared, frame=None) -> Markers:
     task = model.context.task
     s1, s2 = symmetry.symmetry_points(c, n)
     probe = model.probe if model.probe is not None else 0
+    if x_name in ("u", "v"):  # in coordinates the partner is w − u (φ = ψ, so it is an operand value too)
+        other = (c - probe) % n
+        points = []
+        if prepared.y is None:
+            frame = prepared.frame(model.indices) if frame is None else frame
+            y = frame if prepared.series_dim is None else frame[0]
+            points = [q for q in ((probe, float(y[probe]), True), (other, float(y[other]), False)) if np.isfinite(q[1])]
+        other_name = "v" if x_name == "u" else "u"
+        text = (f"w = {c}:  w/2 = {s1:g},  w/2 + n/2 = {s2:g}  ·  {x_name} = {probe} ● ↔ {other_name} = {other} ○"
+                f"  (mirror images: {x_name} + {other_name} = w mod {n})")
+        return Markers((s1, s2), points, text)
     other = symmetry.partner(task, x_name, probe, c, n)
     points = []
     if prepared.y is None:
@@ -211,23 +234,25 @@ def markers(model, prepared, frame=None) -> Markers:
     return Markers((s1, s2), points, text)
 
 
-def diagonals(prepared):
-    """(xs, ys, other axis name) of the two symmetry diagonals over a [c, a] (or [a, c], [c, b]…)
-    heatmap in space, as pairs of segment end points; None when they do not apply."""
-    if prepared is None or prepared.y is None or prepared.x.fourier or prepared.y.fourier:
+def diagonals(prepared, has_mirrors: bool = True):
+    """(xs, ys, other axis name) of the two symmetry diagonals over a [c, a] (or [a, c], [c, b],
+    [c, u], [w, u]…) heatmap in space, as pairs of segment end points; None when they do not apply
+    (also when the layout has no mirrors: ``has_mirrors`` False, see :func:`mirrors`)."""
+    if prepared is None or prepared.y is None or prepared.x.fourier or prepared.y.fourier or not has_mirrors:
         return None
     names = {prepared.x.base_name, prepared.y.base_name}
-    if "c" not in names or not names & {"a", "b"}:
+    answer = next((name for name in ANSWER_AXES if name in names), None)
+    if answer is None or not names & set(OPERAND_AXES):
         return None
     xs, ys = [], []
     for c0, a0, c1, a1 in symmetry.diagonal_segments(prepared.x.size):
-        if prepared.y.base_name == "c":
+        if prepared.y.base_name == answer:
             xs += [a0, a1]
             ys += [c0, c1]
         else:
             xs += [c0, c1]
             ys += [a0, a1]
-    return np.array(xs), np.array(ys), (names - {"c"}).pop()
+    return np.array(xs), np.array(ys), (names - {answer}).pop()
 
 
 # ---------------------------------------------------------------------------- hover readout

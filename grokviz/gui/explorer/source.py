@@ -105,8 +105,9 @@ class AnalysisExplorerSource:
     ``AnalysisExplorerSource(session, key_frequencies=None)``: ``session`` a RunSession (a Run
     gets one of its own); ``key_frequencies`` (default: the session's ``key_frequencies`` report
     at the final checkpoint, computed on first use, in the worker that loads a tensor).
-    For ``[c, a]`` / ``[a, c]`` orderings with complete grids the c/2 cosine model
-    (:func:`grokviz.analysis.symmetry.fit_c2_model` over the key frequencies) is an overlay.
+    On orderings with c/2 mirrors ([c, a] for add, [c, u] for pow with m = n, [w, u] for mul) the
+    c/2 cosine model (:func:`grokviz.analysis.symmetry.fit_c2_task` over the key frequencies, in
+    task coordinates) is an overlay.
     Thread-safe as far as the session is: :meth:`get` and :meth:`overlays` run in workers.
     """
 
@@ -166,23 +167,29 @@ class AnalysisExplorerSource:
         return tensor.with_data(tensor.data, title=f"{hook} at {position}, {ordering}")
 
     def overlays(self, hook, position=None, ordering=None, epoch=None, tensor=None) -> dict:
-        """The c/2 cosine model of ``tensor`` (default: fetched again) for [c, a] / [a, c]."""
+        """The c/2 cosine model (fitted in task coordinates, :func:`grokviz.analysis.symmetry.fit_c2_task`)
+        on orderings where the c/2 points are mirrors (:func:`grokviz.analysis.reorder.has_mirrors`:
+        [c, a] for add, [c, u] for pow with m = n, [w, u] for mul)."""
         ordering = ordering or _reorder.default_ordering(self.task)
-        if not self.c2_overlay or hook in WEIGHT_NAMES or set(_reorder.parse_layout(ordering)) != {"c", "a"}:
+        if not self.c2_overlay or hook in WEIGHT_NAMES or not _reorder.has_mirrors(self.task, ordering):
             return {}
-        tensor = tensor if tensor is not None else self.get(hook, position, ordering, epoch)
         keys = self.key_frequencies()
-        if tensor.ragged or not keys:
+        if not keys:
             return {}
+        position = position or _reorder.DEFAULT_POSITION
         try:
-            from grokviz.analysis.symmetry import fit_c2_model
+            from grokviz.analysis.symmetry import fit_c2_task
 
-            fit = fit_c2_model(tensor, keys)
+            labelled = self.session.activations(hook, epoch)
+            if "pos" in labelled.names:
+                labelled = labelled.select(pos=_reorder.POSITIONS.index(position))
+            fit = fit_c2_task(labelled, self.task.coordinates(), keys)
+            waves = _reorder.reorder(fit.waves, self.task, ordering)
         except Exception:  # noqa: BLE001 - no overlay rather than no view
             return {}
         if not math.isfinite(fit.r2):  # e.g. a hook that does not depend on a at all
             return {}
-        return {f"c/2 cosine model (R² {fit.r2:.3f})": fit.waves}
+        return {f"c/2 cosine model (R² {fit.r2:.3f})": waves}
 
     # -- weights ----------------------------------------------------------------------
     def _weight(self, name: str, epoch) -> LabelledTensor:
