@@ -98,6 +98,31 @@ def _image(plot, values_rows_cols, cmap, levels, x0=0.0, y0=0.0, dx=1.0, dy=1.0)
     return image
 
 
+# ----------------------------------------------------------------------------- learned basis
+
+BASIS_LABELS = {"additive": "additive (t)", "power": "power (tᵐ)", "discrete_log": "discrete log (log t)"}
+
+
+def draw_token_basis(plot: pg.PlotItem, token_basis: dict, title: str | None = None) -> None:
+    """Concentration of W_E (share of its non-constant Fourier norm in the top 5 frequencies) per
+    token ordering, operand a and b side by side (design.md §6a); the best ordering per operand is labelled."""
+    names = list(token_basis["a"]["concentration"])
+    width = 0.38
+    for offset, operand, color in ((-width / 2, "a", SIN_COLOR), (width / 2, "b", COS_COLOR)):
+        values = [token_basis[operand]["concentration"][name] for name in names]
+        bars = pg.BarGraphItem(x=np.arange(len(names)) + offset, height=values, width=width, brush=color, pen=None)
+        plot.addItem(bars)
+        _legend(plot).addItem(bars, f"operand {operand}")
+    plot.getAxis("bottom").setTicks([[(i, BASIS_LABELS.get(name, name)) for i, name in enumerate(names)]])
+    plot.setYRange(0, 1, padding=0.02)
+    plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+    best = token_basis["a"]["best"]
+    best_b = token_basis["b"]["best"]
+    label = BASIS_LABELS.get(best, best) + ("" if best_b == best else f" / b: {BASIS_LABELS.get(best_b, best_b)}")
+    style_plot(plot, title or f"Which basis did the model learn? {label}", "ordering of the tokens",
+               "top-5 concentration of W_E")
+
+
 # ----------------------------------------------------------------------------- Fourier norms
 
 def norms_csv(spectrum: dict) -> CurveData:

@@ -139,6 +139,34 @@ class CheckpointSlider(QtWidgets.QWidget):
         self.state.step_checkpoint(1)
 
 
+BASIS_NAMES = {"additive": "additive", "power": "power", "discrete_log": "discrete log"}
+
+
+def _grokked_text(epoch, basis) -> str:
+    if epoch is None:
+        return "not grokked"
+    if basis in (None, "accuracy"):
+        return f"epoch {epoch:,}"
+    if basis == "loss bound":
+        return f"by epoch {epoch:,}\n(bound: test loss < 0.01·ln 2 ⇒ acc ≥ 99 %)"
+    return f"by epoch {epoch:,} ({basis})"
+
+
+def _basis_text(token_basis, ready: bool) -> str:
+    """E.g. ``power (0.88; additive 0.14, discrete log 0.09)``, per operand when a and b differ."""
+    if not token_basis:
+        return "…" if not ready else "—"
+
+    def one(found):
+        best = found["best"]
+        others = ", ".join(f"{BASIS_NAMES[name]} {value:.2f}" for name, value in found["concentration"].items()
+                           if name != best)
+        return f"{BASIS_NAMES[best]} ({found['concentration'][best]:.2f}" + (f"; {others})" if others else ")")
+
+    a, b = token_basis["a"], token_basis["b"]
+    return one(a) if a == b else f"a: {one(a)}\nb: {one(b)}"
+
+
 class RunPanel(QtWidgets.QWidget):
     """Summary of the open run (task, formula, dims, metrics, grokked epoch, key frequencies)
     above the checkpoint slider."""
@@ -146,7 +174,7 @@ class RunPanel(QtWidgets.QWidget):
     FIELDS = (
         ("task", "Task"), ("formula", "Formula"), ("p", "p"), ("model", "Model"), ("split", "Split"),
         ("epochs", "Epochs"), ("train", "Train"), ("test", "Test"), ("grokked", "Grokked at"),
-        ("key_freqs", "Key frequencies"), ("status", "Status"), ("file", "File"),
+        ("key_freqs", "Key frequencies"), ("basis", "Learned basis"), ("status", "Status"), ("file", "File"),
     )
 
     def __init__(self, state, parent=None):
@@ -206,6 +234,9 @@ class RunPanel(QtWidgets.QWidget):
         self.heading.setText(os.path.basename(run.path) if run.path else task.formula)
         last = run.history.last()
         grokked = run.grokked_epoch()
+        phases = (summary or {}).get("phases") or {}
+        if phases.get("basis") not in (None, "accuracy"):  # losses-only history: an upper bound
+            grokked = phases.get("grokked_epoch")
         keys = summary.get("key_freqs") if summary else None
         split = run.split
         texts = {
@@ -217,7 +248,8 @@ class RunPanel(QtWidgets.QWidget):
             "epochs": f"{run.epochs_trained:,} ({len(run.checkpoint_epochs)} checkpoints)",
             "train": f"loss {_fmt_loss(last['train_loss'])} · acc {_fmt_pct(last['train_acc'])}",
             "test": f"loss {_fmt_loss(last['test_loss'])} · acc {_fmt_pct(last['test_acc'])}",
-            "grokked": f"epoch {grokked:,}" if grokked is not None else "not grokked",
+            "grokked": _grokked_text(grokked, phases.get("basis")),
+            "basis": _basis_text(summary.get("token_basis") if summary else None, bool(summary)),
             "key_freqs": ("…" if keys is None and not summary else
                           (", ".join(map(str, keys)) if keys else "none")),
             "status": f"{run.status} · {run.source_format}",
@@ -226,3 +258,8 @@ class RunPanel(QtWidgets.QWidget):
         for key, text in texts.items():
             self.values[key].setText(text)
         self.values["file"].setToolTip(run.path or "")
+        from grokviz.analysis.spectrum import BASIS_MEANINGS
+
+        self.values["basis"].setToolTip("The ordering of the tokens in which W_E is sparsest: share of its non-constant "
+                                        "Fourier norm in the top 5 frequencies (design.md §6a).\n"
+                                        + "\n".join(f"{BASIS_NAMES[k]}: {v}" for k, v in BASIS_MEANINGS.items()))

@@ -32,3 +32,25 @@ def test_pow_orderings_ticks_markers_and_overlay(pow_run):
     assert presenter.diagonals(prepared, presenter.mirrors(ca)) is None
     assert source.overlays(hook, "=", "[c, u]")  # the c/2 model in coordinates
     assert source.overlays(hook, "=", "[c, a]") == {}
+
+
+def test_spectrum_tab_and_run_panel_show_the_learned_basis(qtbot, pow_run):
+    from grokviz.gui.run_panel import RunPanel
+    from grokviz.gui.state import AppState
+    from grokviz.gui.tabs.spectrum import SpectrumView
+
+    state = AppState()
+    state.set_run(pow_run)
+    tab = SpectrumView(state)
+    qtbot.addWidget(tab)
+    tab.resize(1200, 800)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    basis = tab.result["token_basis"]
+    assert basis["a"]["best"] == "power" and set(basis["a"]["concentration"]) == {"additive", "power", "discrete_log"}
+    assert "power" in tab.basis_plot.getPlotItem().titleLabel.text
+    assert len(tab.basis_plot.getPlotItem().listDataItems()) == 2  # a and b bars
+    panel = RunPanel(state)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: state.summary is not None and "power" in panel.values["basis"].text(), timeout=60_000)
+    assert "additive" in panel.values["basis"].text()

@@ -18,11 +18,15 @@ def _numpy(tensor) -> np.ndarray:
 
 
 def spectrum_view(session, epoch) -> dict:
-    """The ``spectrum`` and ``neurons`` reports, and the neurons' activations for the per-neuron images."""
+    """The ``spectrum``, ``neurons`` and ``token_basis`` reports, and the neurons' activations for the
+    per-neuron images."""
     spectrum = session.report("spectrum", epoch)
     neurons = session.report("neurons", epoch)
     activations = session.report("neuron_activations", epoch)
+    basis = session.report("token_basis", epoch)
     return {
+        "token_basis": {operand: {"best": found.best, "concentration": dict(found.concentration)}
+                        for operand, found in basis.items()},
         "p": spectrum.p,
         "key_freqs": list(spectrum.key_freqs),
         "components": list(spectrum.components),

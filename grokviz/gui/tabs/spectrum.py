@@ -132,9 +132,25 @@ class SpectrumView(AnalysisTab):
         row.addWidget(self.matrix_combo)
         row.addStretch(1)
         left_layout.addLayout(row)
-        plots = QtWidgets.QHBoxLayout()  # overview: the two model-wide plots side by side, full width
-        plots.addWidget(self.norms_plot, 1)
-        plots.addWidget(self.heatmap, 1)
+        self.basis_plot = _plot()
+        from grokviz.analysis.spectrum import BASIS_MEANINGS
+
+        self.basis_plot.setToolTip("W_E's rows ordered by each coordinate; the most concentrated ordering is the basis "
+                                   "the model learned (design.md §6a).\n"
+                                   + "\n".join(f"{figures.BASIS_LABELS[k]}: {v}" for k, v in BASIS_MEANINGS.items()))
+        self.basis_note = QtWidgets.QLabel("\n".join(f"<b>{figures.BASIS_LABELS[k]}</b>: {v}" for k, v in BASIS_MEANINGS.items())
+                                           .replace("\n", "<br>"))
+        self.basis_note.setWordWrap(True)
+        self.basis_note.setObjectName("hint")
+        basis_box = QtWidgets.QWidget()
+        basis_layout = QtWidgets.QVBoxLayout(basis_box)
+        basis_layout.setContentsMargins(0, 0, 0, 0)
+        basis_layout.addWidget(self.basis_plot, 1)
+        basis_layout.addWidget(self.basis_note)
+        plots = QtWidgets.QHBoxLayout()  # overview: the model-wide plots side by side, full width
+        plots.addWidget(self.norms_plot, 2)
+        plots.addWidget(self.heatmap, 2)
+        plots.addWidget(basis_box, 1)
         left_layout.addLayout(plots, 1)
         # right: neuron details + table
         self.neuron_label = QtWidgets.QLabel("Click a neuron in the heatmap or the table.")
@@ -190,6 +206,7 @@ class SpectrumView(AnalysisTab):
         self.body.addWidget(splitter, 1)
         self.add_plot_export("fourier_norms", self.norms_plot, lambda: figures.norms_csv(self.result))
         self.add_plot_export("neuron_spectra", self.heatmap, lambda: figures.neuron_heatmap_csv(self.result))
+        self.add_plot_export("token_basis", self.basis_plot, lambda: self._basis_csv())
         self.add_plot_export("filter_magnitude", self.filter_magnitude, lambda: self._filter_csv("magnitude"))
         self.add_plot_export("filter_phase", self.filter_phase, lambda: self._filter_csv("phase"))
         self.add_plot_export("neuron_pre", self.pre_image, lambda: self._image_csv("pre"))
@@ -208,7 +225,20 @@ class SpectrumView(AnalysisTab):
         return f"Epoch {self.epoch} · key frequencies {result['key_freqs']} · neuron clusters (>{result['cluster_threshold']:g}) {sizes}"
 
     def show_result(self, result):
+        matrices = list(result["norms"])
+        if [self.matrix_combo.itemText(i) for i in range(self.matrix_combo.count())] != matrices:
+            current = self.matrix_combo.currentText()
+            self.matrix_combo.blockSignals(True)
+            self.matrix_combo.clear()
+            self.matrix_combo.addItems(matrices)  # "W_E (b)" too when a and b have their own maps
+            self.matrix_combo.setCurrentText(current if current in matrices else matrices[0])
+            self.matrix_combo.blockSignals(False)
         self._draw_norms()
+        basis = self.basis_plot.getPlotItem()
+        basis.clear()
+        if basis.legend is not None:
+            basis.legend.clear()
+        figures.draw_token_basis(basis, result["token_basis"])
         self.heatmap.getPlotItem().clear()
         figures.draw_neuron_heatmap(self.heatmap.getPlotItem(), result, colorbar=not hasattr(self, "_bar_done"))
         self._bar_done = True
@@ -220,8 +250,8 @@ class SpectrumView(AnalysisTab):
         self.select_neuron(neuron)
 
     def clear(self):
-        for widget in (self.norms_plot, self.heatmap, self.filter_magnitude, self.filter_phase, self.pre_image,
-                       self.post_image, self.fourier_image):
+        for widget in (self.norms_plot, self.heatmap, self.basis_plot, self.filter_magnitude, self.filter_phase,
+                       self.pre_image, self.post_image, self.fourier_image):
             widget.getPlotItem().clear()
         self.table_model.set_spectrum(None)
 
@@ -310,6 +340,15 @@ class SpectrumView(AnalysisTab):
         values = neuron_fourier_map(post)
         values[0, 0] = 0.0  # the constant dwarfs everything; shown as 0
         return values
+
+    def _basis_csv(self) -> CurveData:
+        basis = self.result["token_basis"]
+        names = list(basis["a"]["concentration"])
+        out = CurveData(x_label="ordering", x_ticks=names,
+                        comment="share of W_E's non-constant Fourier norm in the top 5 frequencies per token ordering")
+        for operand in ("a", "b"):
+            out.add(f"operand {operand}", np.arange(len(names)), [basis[operand]["concentration"][n] for n in names])
+        return out
 
     def _filter_csv(self, key) -> CurveData:
         p = self.result["p"]
