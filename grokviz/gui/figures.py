@@ -101,26 +101,33 @@ def _image(plot, values_rows_cols, cmap, levels, x0=0.0, y0=0.0, dx=1.0, dy=1.0)
 # ----------------------------------------------------------------------------- learned basis
 
 BASIS_LABELS = {"additive": "additive (t)", "power": "power (tᵐ)", "discrete_log": "discrete log (log t)"}
+BASIS_TICKS = {"additive": "additive", "power": "power", "discrete_log": "disc. log"}
 
 
-def draw_token_basis(plot: pg.PlotItem, token_basis: dict, title: str | None = None) -> None:
+def draw_token_basis(plot: pg.PlotItem, token_basis: dict, title: str | None = None, legend: bool = False) -> None:
     """Concentration of W_E (share of its non-constant Fourier norm in the top 5 frequencies) per
-    token ordering, operand a and b side by side (design.md §6a); the best ordering per operand is labelled."""
+    token ordering, operand a (blue) and b (orange) side by side (design.md §6a); the best ordering
+    is named in the title and each bar carries its value."""
     names = list(token_basis["a"]["concentration"])
     width = 0.38
     for offset, operand, color in ((-width / 2, "a", SIN_COLOR), (width / 2, "b", COS_COLOR)):
         values = [token_basis[operand]["concentration"][name] for name in names]
         bars = pg.BarGraphItem(x=np.arange(len(names)) + offset, height=values, width=width, brush=color, pen=None)
         plot.addItem(bars)
-        _legend(plot).addItem(bars, f"operand {operand}")
-    plot.getAxis("bottom").setTicks([[(i, BASIS_LABELS.get(name, name)) for i, name in enumerate(names)]])
-    plot.setYRange(0, 1, padding=0.02)
+        if legend:
+            _legend(plot).addItem(bars, f"operand {operand}")
+        for i, value in enumerate(values):
+            text = pg.TextItem(f"{value:.2f}", color="#000", anchor=(0.5, 1.0))
+            text.setPos(i + offset, value)
+            plot.addItem(text)
+    plot.getAxis("bottom").setTicks([[(i, BASIS_TICKS.get(name, name)) for i, name in enumerate(names)]])
+    plot.setYRange(0, 1.08, padding=0.0)
     plot.setXRange(-0.6, len(names) - 0.4, padding=0)
     best = token_basis["a"]["best"]
     best_b = token_basis["b"]["best"]
-    label = BASIS_LABELS.get(best, best) + ("" if best_b == best else f" / b: {BASIS_LABELS.get(best_b, best_b)}")
-    style_plot(plot, title or f"Which basis did the model learn? {label}", "ordering of the tokens",
-               "top-5 concentration of W_E")
+    label = BASIS_TICKS.get(best, best) + ("" if best_b == best else f" (a), {BASIS_TICKS.get(best_b, best_b)} (b)")
+    style_plot(plot, title or f"Learned basis: {label}", "token ordering (a blue, b orange)",
+               "W_E top-5 concentration")
 
 
 # ----------------------------------------------------------------------------- Fourier norms
@@ -253,7 +260,7 @@ def draw_symmetry(plot: pg.PlotItem, symmetry: dict, epoch=None) -> None:
     constant = np.asarray(symmetry["constant"], dtype=bool)
     _legend(plot, offset=(10, 10))
     plot.addItem(curve(x, score, pen=pg.mkPen(SIN_COLOR, width=2.5), symbol="o", symbolSize=10,
-                                 symbolBrush=SIN_COLOR, symbolPen=None, name="symmetry score corr(x[c,a], x[c,c−a])",
+                                 symbolBrush=SIN_COLOR, symbolPen=None, name="symmetry score corr(x(a, b), x(b, a))",
                                  connect="finite"))
     plot.addItem(curve(x, explained, pen=pg.mkPen(COS_COLOR, width=2.5), symbol="s", symbolSize=10,
                                  symbolBrush=COS_COLOR, symbolPen=None, name="variance explained by the c/2 model",
@@ -296,8 +303,10 @@ def draw_ca_slice(plot: pg.PlotItem, symmetry: dict, c: int, dims: list | None =
     """resid_post at = over a for one answer c, a few directions as lines with markers, c/2 markers."""
     from grokviz.gui.explorer.symmetry import symmetry_points
 
-    p = symmetry["p"]
     resid = symmetry["resid_post_ca"]
+    p = resid.shape[1]
+    answer, operand = symmetry.get("slice_layout", "ca")
+    mirrors = symmetry.get("mirrors", True)
     dims = slice_dims(resid) if dims is None else dims
     a = np.arange(p)
     _legend(plot)
@@ -305,13 +314,20 @@ def draw_ca_slice(plot: pg.PlotItem, symmetry: dict, c: int, dims: list | None =
         color = colormaps.series_color(i)
         plot.addItem(curve(a, resid[c, :, d], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
                                      symbolBrush=color, symbolPen=None, name=f"d_model {d}", connect="finite"))
-    for point in symmetry_points(c, p):
+    for point in (symmetry_points(c, p) if mirrors else ()):  # only where they are mirrors (design.md §6a)
         plot.addItem(pg.InfiniteLine(point, angle=90, pen=pg.mkPen(colormaps.MARKER_COLOR, width=2,
                                                                    style=QtCore.Qt.PenStyle.DashLine),
-                                     label=f"a = {point:g}", labelOpts={"position": 0.04, "color": colormaps.MARKER_COLOR,
-                                                                         "fill": (255, 255, 255, 200)}))
-    style_plot(plot, f"resid_post at = for the answer c = {c} over a (b = c − a); dashed: a = c/2 and c/2 + p/2",
-               "a (token, b = c − a mod p)", "activation (d_model direction)")
+                                     label=f"{operand} = {point:g}", labelOpts={"position": 0.04, "color": colormaps.MARKER_COLOR,
+                                                                              "fill": (255, 255, 255, 200)}))
+    if operand == "a":
+        what, x_label = "over a (b = c − a)", "a (token, b = c − a mod p)"
+    else:
+        what = f"over {operand} = {'a^m' if answer == 'c' else 'log a'} (the partner is {answer} − {operand})"
+        x_label = f"{operand} = {'a^m' if answer == 'c' else 'log a'} (coordinate of a in Z_{p})"
+    marks = f"; dashed: {operand} = {answer}/2 and {answer}/2 + {'p' if p == symmetry['p'] else 'n'}/2" if mirrors else \
+        "; no c/2 markers: they are not mirrors for this task"
+    style_plot(plot, f"resid_post at = for the answer {answer} = {c} {what}{marks}", x_label,
+               "activation (d_model direction)")
     plot.setXRange(-0.5, p - 0.5, padding=0.01)
     return dims
 
@@ -614,7 +630,8 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
     def draw_sym(canvas):
         draw_symmetry(canvas.addPlot(row=1, col=0), symmetry, epoch)
     figure("04_symmetry", f"Symmetry along the forward pass (epoch {epoch})",
-           "Per hook at the = position in [c, a] order: correlation of x[c, a] with x[c, c−a], and the variance "
+           "Per hook at the = position: operand-swap symmetry corr(x(a, b), x(b, a)) (for add the [c, a] vs "
+           "[c, c − a] score), and the variance "
            "explained by the c/2 cosine model on the key frequencies. × = constant over inputs. For scores and "
            "pattern the key axis (a, b, =) is not swapped with the inputs, so attending equally to a and b shows "
            "as a negative score there.",

@@ -61,11 +61,14 @@ def short_hook_name(name: str) -> str:
 
 
 def symmetry_view(session, epoch) -> dict:
-    """The ``symmetry`` report at = and the resid_post activations at = as [c, a, d_model] for the slice plot."""
-    from grokviz.analysis.reorder import reorder
+    """The ``symmetry`` report at = and the resid_post activations at = as [answer, operand, d_model] for
+    the slice plot: [c, a] for add, the task's layout with c/2 mirrors otherwise ([c, u] for pow m = n,
+    [w, u] for mul; design.md §6a), or [c, a] without mirrors (``mirrors`` False) when there is none."""
+    from grokviz.analysis.reorder import default_ordering, has_mirrors, parse_layout, reorder
 
     symmetry = session.report("symmetry", epoch)
-    resid = reorder(session.activations(RESID_POST, epoch), session.task, "ca", position="=")
+    layout = "".join(parse_layout(default_ordering(session.task)))
+    resid = reorder(session.activations(RESID_POST, epoch), session.task, layout, position="=")
     return {
         "p": session.p,
         "hooks": list(symmetry.hooks),
@@ -77,6 +80,11 @@ def symmetry_view(session, epoch) -> dict:
         "note": symmetry.note,
         "key_freqs": list(symmetry.key_freqs),
         "resid_post_ca": resid.data.float().permute(1, 2, 0).numpy(),  # [c, a, d_model] (NaN where ragged)
+        "slice_layout": layout,
+        "slice_ticks": [resid.axes[-1].tick(i) for i in range(resid.shape[-1])],
+        "mirrors": has_mirrors(session.task, layout),
+        "defined": symmetry.defined,
+        "reason": symmetry.reason,
     }
 
 

@@ -52,6 +52,8 @@ class SymmetryView(AnalysisTab):
         first = next((label for label, s in zip(result["labels"], result["score"]) if np.isfinite(s) and s > 0.9), None)
         where = f"symmetry score first exceeds 0.9 at {first}" if first else "no hook reaches a symmetry score of 0.9"
         note = f" · {result['note']}" if result["ragged"] else ""
+        if not result.get("defined", True):
+            where = result["reason"]
         return f"Epoch {self.epoch} · {where} · click a hook to open it in the Explorer{note}"
 
     def show_result(self, result):
@@ -60,7 +62,7 @@ class SymmetryView(AnalysisTab):
         if plot.legend is not None:
             plot.legend.clear()
         figures.draw_symmetry(plot, result, self.epoch)
-        self.c_spin.setMaximum(result["p"] - 1)
+        self.c_spin.setMaximum(result["resid_post_ca"].shape[0] - 1 if result["resid_post_ca"] is not None else result["p"] - 1)
         self._dims = figures.slice_dims(result["resid_post_ca"]) if result["resid_post_ca"] is not None else []
         self._draw_slice()
 
@@ -75,7 +77,7 @@ class SymmetryView(AnalysisTab):
         if result["resid_post_ca"] is None or result["ragged"]:
             plot.setTitle(f"No [c, a] grid for this task: {result['note']}", color="#000")
             return
-        figures.draw_ca_slice(plot, result, min(self.c_spin.value(), result["p"] - 1), self._dims)
+        figures.draw_ca_slice(plot, result, min(self.c_spin.value(), result["resid_post_ca"].shape[0] - 1), self._dims)
 
     def clear(self):
         self.chart.getPlotItem().clear()
