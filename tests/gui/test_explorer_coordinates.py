@@ -25,7 +25,7 @@ def test_pow_orderings_ticks_markers_and_overlay(pow_run):
     assert cu.names[-2:] == ("c", "u")
     assert cu.axis("u").tick(8) == "8 (a=2)"  # 2³ = 8 mod 23
     marks, _ = markers_for(cu, pow_run.task)
-    assert marks.lines and "w/2" in marks.text  # mirrors on [c, u]
+    assert marks.lines and "c/2" in marks.text and "u + v = c mod 23" in marks.text  # mirrors on [c, u]
     ca = source.get(hook, "=", "[c, a]")
     marks, prepared = markers_for(ca, pow_run.task)
     assert marks.lines == () and not ca.meta["mirrors"]  # never over a for pow

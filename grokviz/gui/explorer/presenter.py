@@ -212,8 +212,9 @@ def markers(model, prepared, frame=None) -> Markers:
             y = frame if prepared.series_dim is None else frame[0]
             points = [q for q in ((probe, float(y[probe]), True), (other, float(y[other]), False)) if np.isfinite(q[1])]
         other_name = "v" if x_name == "u" else "u"
-        text = (f"w = {c}:  w/2 = {s1:g},  w/2 + n/2 = {s2:g}  ·  {x_name} = {probe} ● ↔ {other_name} = {other} ○"
-                f"  (mirror images: {x_name} + {other_name} = w mod {n})")
+        answer = next(name for name in ANSWER_AXES if name in [axis.name for axis in model.tensor.axes])
+        text = (f"{answer} = {c}:  {answer}/2 = {s1:g},  {answer}/2 + n/2 = {s2:g}  ·  {x_name} = {probe} ● ↔ "
+                f"{other_name} = {other} ○  (mirror images: {x_name} + {other_name} = {answer} mod {n})")
         return Markers((s1, s2), points, text)
     other = symmetry.partner(task, x_name, probe, c, n)
     points = []
