@@ -11,6 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
+from grokviz.core.cli_options import add_task_options, task_from_args, task_spec_from_args
+from grokviz.core.example import example_path
+
 EXIT_BAD_INPUT = 2
 
 
@@ -22,57 +25,6 @@ class _Parser(argparse.ArgumentParser):
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     print(f"grokviz: error: {message}", file=sys.stderr)
     return code
-
-
-def _at_least_one(text: str) -> int:
-    """argparse type: an integer ≥ 1 (a bad value is one line and exit status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, not {text!r}")
-    return value
-
-
-# -- shared options --------------------------------------------------------------------------------
-
-def add_task_options(parser, required: bool = False, p_required: bool = False) -> None:
-    parser.add_argument("--task", required=required, help="add, sub, mul, div, pow (or pow:m=4,n=3)")
-    parser.add_argument("--m", type=int, default=None, help="exponent of a for pow")
-    parser.add_argument("--n", type=int, default=None, help="exponent of b for pow")
-    if p_required is not None:
-        parser.add_argument("--p", type=int, default=113 if not p_required else None, required=p_required, help="modulus")
-
-
-def task_from_args(args, p: int | None = None):
-    """The Task the options describe, or None when --task was not given."""
-    from grokviz.core.tasks import parse_task
-
-    if not getattr(args, "task", None):
-        if args.m is not None or args.n is not None:
-            from grokviz.core.errors import ParameterError
-
-            raise ParameterError("--task", "--m/--n need --task pow")
-        return None
-    return parse_task(args.task, p if p is not None else args.p, args.m, args.n)
-
-
-def task_spec_from_args(args):
-    """A task spec string for importers (p comes from the file), or None."""
-    if not getattr(args, "task", None):
-        return None
-    spec = args.task
-    extra = [f"{k}={v}" for k, v in (("m", args.m), ("n", args.n)) if v is not None]
-    if extra:
-        spec = f"{spec.split(':')[0]}:{','.join(extra)}"
-    return spec
-
-
-def example_path() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("grokviz.resources").joinpath("example_run.pt")))
 
 
 # -- sub-commands -------------------------------------------------------------------------------
@@ -201,12 +153,6 @@ def cmd_gui(args) -> int:
     return gui_main([args.run] if getattr(args, "run", None) else [])
 
 
-def cmd_bench(args) -> int:
-    from grokviz.bench import dispatch
-
-    return dispatch(args)
-
-
 # -- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,21 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _extensions():
         register(sub)
 
-    bench = sub.add_parser("bench", help="benchmarks (ratios against an in-process baseline)")
-    bench.add_argument("what", choices=["train", "analysis", "gui", "sweep"])
-    bench.add_argument("--p", default=None, help="comma-separated moduli")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
-    bench.add_argument("--rounds", type=_at_least_one, default=None,
-                       help="train: trainer runs, each with a, b and c interleaved window by window (default 3)")
-    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
 def _extensions():
-    """Sub-commands living next to their layer (analysis, export, sweep)."""
+    """Sub-commands living next to their layer (analysis, export, sweep, bench), imported by name: the
+    command line sits below bench (design.md §1) and never imports it."""
     registers = []
-    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli"):
+    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli", "grokviz.bench"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as error:

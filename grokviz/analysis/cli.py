@@ -15,7 +15,7 @@ from grokviz.core.errors import ParameterError
 
 
 def register(subparsers) -> None:
-    from grokviz.cli import add_task_options
+    from grokviz.core.cli_options import add_task_options
 
     parser = subparsers.add_parser("analyze", help="analyse a run: key frequencies, symmetry, progress measures, …",
                                    description="Run grokviz's reports on a run file. Without --report: the "
@@ -111,7 +111,7 @@ def _options(spec, args) -> dict:
 def cmd_analyze(args) -> int:
     from grokviz.analysis.reports import get, to_json
     from grokviz.analysis.session import open_session
-    from grokviz.cli import task_spec_from_args
+    from grokviz.core.cli_options import task_spec_from_args
 
     if args.list:
         _print_list()

@@ -48,3 +48,8 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def log(message: str) -> None:
+    """One status line on stderr, flushed at once (the benchmarks' progress)."""
+    print(message, file=sys.stderr, flush=True)
