@@ -12,7 +12,7 @@ Notebook use needs no Qt::
     session.report("symmetry", epoch=5000).scores()
 """
 
-from grokviz._version import __version__
+from grokviz.core.version import __version__
 
 __all__ = ["__version__", "load_run", "open_session", "GrokvizError"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from grokviz._version import __version__ as GROKVIZ_VERSION
 from grokviz.core.atomic import atomic_write
+from grokviz.core.version import __version__
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
 from grokviz.core.errors import GrokvizError, ParameterError, RunFileError
@@ -38,7 +38,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "grokviz_version": GROKVIZ_VERSION,
+        "grokviz_version": __version__,
         "status": run.status,
         "wall_time": float(run.wall_time),
         "device": str(run.device),
@@ -114,7 +114,7 @@ def run_from_dict(path, data: dict) -> Run:
     if version > FORMAT_VERSION:
         raise RunFileError(
             path,
-            f"format_version {version} is newer than this grokviz ({GROKVIZ_VERSION}) understands "
+            f"format_version {version} is newer than this grokviz ({__version__}) understands "
             f"(≤ {FORMAT_VERSION}); upgrade grokviz",
         )
     from grokviz.core.importers import _dense, _int_list
