@@ -15,6 +15,8 @@ are dry-run and the storages they declare must fit in the file. Tar-era files ar
 
 from __future__ import annotations
 
+import mmap
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -25,6 +27,7 @@ from grokviz.core.importers.pickle_scan import PickleRefused, scan_pickle
 ZIP_MAGIC = b"PK\x03\x04"
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 _CRC_CHUNK = 1 << 22
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header: ..., name length, extra length
 
 
 class ArchiveRefused(Exception):
@@ -129,21 +132,54 @@ def _read_record(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 
 def verify_zip_crcs(path: Path, skip=()) -> None:
     """Compare every record (except names ending in ``skip``) with its stored CRC-32: one read of
-    the file. torch itself never checks them, so a flipped byte in tensor data loads silently."""
-    with _open_zip(path) as archive:
-        for info in archive.infolist():
-            if info.filename.endswith(tuple(skip)) or info.file_size == 0:
-                continue
-            try:
-                with archive.open(info) as stream:  # zipfile compares the CRC-32 at the end
-                    while stream.read(_CRC_CHUNK):
-                        pass
-            except zipfile.BadZipFile as error:
-                if "CRC" in str(error):
-                    raise ArchiveRefused(f"record {info.filename[:80]} fails its zip CRC check: the file is corrupt (a changed byte)") from None
-                raise ArchiveRefused("not a valid torch file (truncated or corrupt zip archive)") from None
-            except (zlib.error, EOFError, OSError, ValueError, NotImplementedError):
-                raise ArchiveRefused("not a valid torch file (truncated or corrupt zip archive)") from None
+    the file. torch itself never checks them, so a flipped byte in tensor data loads silently.
+    Stored records are checksummed in place through a memory map (no copies)."""
+    with _open_zip(path) as archive, open(path, "rb") as stream:
+        infos = [info for info in archive.infolist() if info.file_size and not info.filename.endswith(tuple(skip))]
+        try:
+            mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            mapped = None
+        try:
+            for info in infos:
+                crc = _stored_crc(mapped, info) if mapped is not None and info.compress_type == zipfile.ZIP_STORED else None
+                if crc is None:
+                    crc = _streamed_crc(archive, info)
+                if crc != info.CRC:
+                    raise ArchiveRefused(f"record {info.filename[:80]} fails its zip CRC check: the file is corrupt (a changed byte)")
+        finally:
+            if mapped is not None:
+                mapped.close()
+
+
+def _stored_crc(mapped, info: zipfile.ZipInfo) -> int | None:
+    """CRC-32 of a stored record's bytes, located through its local header (None: malformed)."""
+    header = info.header_offset
+    if header + _LOCAL_HEADER.size > len(mapped):
+        return None
+    fields = _LOCAL_HEADER.unpack_from(mapped, header)
+    if fields[0] != b"PK\x03\x04":
+        return None
+    start = header + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+    if start + info.file_size > len(mapped):
+        raise ArchiveRefused("not a valid torch file (truncated zip archive: a record ends after the file)")
+    with memoryview(mapped)[start : start + info.file_size] as view:
+        return zlib.crc32(view)
+
+
+def _streamed_crc(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    crc = 0
+    try:
+        with archive.open(info) as record:
+            while chunk := record.read(_CRC_CHUNK):
+                crc = zlib.crc32(chunk, crc)
+    except zipfile.BadZipFile as error:  # zipfile compares the CRC itself at the end of the record
+        if "CRC" in str(error):
+            return crc ^ 1 if crc == info.CRC else crc
+        raise ArchiveRefused("not a valid torch file (truncated or corrupt zip archive)") from None
+    except (zlib.error, EOFError, OSError, ValueError, NotImplementedError):
+        raise ArchiveRefused("not a valid torch file (truncated or corrupt zip archive)") from None
+    return crc
 
 
 def _check_legacy(path: Path, extra_classes, extra_functions) -> None:

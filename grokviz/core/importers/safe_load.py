@@ -21,7 +21,7 @@ import torch
 
 from grokviz.core.errors import RunFileError
 from grokviz.core.importers import budgets
-from grokviz.core.importers.archive import ZIP_MAGIC, ArchiveRefused, precheck
+from grokviz.core.importers.archive import ZIP_MAGIC, ArchiveRefused, precheck, verify_zip_crcs
 from grokviz.core.importers.standins import NumpyDType, PickledConfig, numpy_scalar
 from grokviz.core.importers.walk import check_structure
 
@@ -260,3 +260,14 @@ def _load_with_config(path: Path, first_error: Exception):
                     raise RunFileError(path, describe_load_error(error, head)) from None
                 allowed.append((stand_in, refused))
     raise RunFileError(path, "the pickled TransformerLens config could not be read as plain data")
+
+
+def verify_crcs(path) -> None:
+    """Check a zip-format file's records against their stored CRC-32s (one read of the file;
+    ``data.pkl`` was checked by :func:`read_any` already). Legacy files have none."""
+    path = Path(path)
+    if _head(path).startswith(ZIP_MAGIC):
+        try:
+            verify_zip_crcs(path, skip=("/data.pkl",))
+        except ArchiveRefused as error:
+            raise RunFileError(path, str(error)) from None
