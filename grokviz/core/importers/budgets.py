@@ -43,3 +43,6 @@ LOGIT_CHUNK_ELEMENTS = 1 << 22
 p = 4093 model with a tiny width needs MBs, not the 274 GB of all [p², p] logits at once."""
 MAX_DEPTH = 32
 """Nesting depth of the loaded structure (a run file's is about 6)."""
+MAX_EVALUATION_ROWS = 1 << 14
+"""Inputs per split on which imported weights are evaluated (accuracy, final loss); past this a
+fixed random sample is used (p = 113: 3,831 train / 8,938 test, all evaluated)."""

@@ -45,10 +45,11 @@ def tensor_crc(data: dict, keys) -> int:
     seen: set = set()
     for key in keys:
         for where, tensor in _tensors(data[key], str(key), seen):
-            flat = tensor.detach().reshape(-1)
-            crc = zlib.crc32(f"{where}|{flat.dtype}|{list(tensor.shape)}".encode(), crc)
-            if flat.numel():
-                crc = zlib.crc32(flat.contiguous().view(torch.uint8).numpy(), crc)
+            crc = zlib.crc32(f"{where}|{tensor.dtype}|{list(tensor.shape)}".encode(), crc)
+            if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
+                continue  # no plain bytes (refused when loaded, see walk.tensor_problem)
+            if tensor.numel():
+                crc = zlib.crc32(tensor.detach().reshape(-1).contiguous().view(torch.uint8).numpy(), crc)
     return crc
 
 
