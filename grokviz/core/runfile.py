@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-import grokviz
 from grokviz.core import importers
 from grokviz.core.atomic import atomic_write
 from grokviz.core.config import ModelConfig, TrainConfig
@@ -32,6 +31,7 @@ from grokviz.core.importers.checksum import checksum_entry, verify_checksum
 from grokviz.core.importers.validate import brief, check_dense, check_state_dict, int_list
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
+from grokviz.core.version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "check_state_dict", "load_run", "run_from_dict", "run_to_dict", "save_run"]
 
@@ -49,7 +49,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
     data = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "grokviz_version": grokviz.__version__,
+        "grokviz_version": __version__,
         "status": run.status,
         "wall_time": float(run.wall_time),
         "device": str(run.device),
@@ -128,7 +128,7 @@ def run_from_dict(path, data: dict) -> Run:
     if version > FORMAT_VERSION:
         raise RunFileError(
             path,
-            f"format_version {version} is newer than this grokviz ({grokviz.__version__}) understands "
+            f"format_version {version} is newer than this grokviz ({__version__}) understands "
             f"(≤ {FORMAT_VERSION}); upgrade grokviz",
         )
     verify_checksum(path, data)  # first: a corrupted file is named as such, not by its symptom

@@ -30,7 +30,7 @@ class _Evaluator:
 
     def _chunks(self, rows: torch.Tensor) -> list:
         """Input layouts of ``rows`` in chunks of about LOGIT_CHUNK_ELEMENTS logits (cached)."""
-        from grokviz.core.fastpath import InputLayout
+        from grokviz.core.lastpos import InputLayout
 
         key = (rows.data_ptr(), len(rows))
         cached = self._layouts.get(key)
@@ -41,11 +41,16 @@ class _Evaluator:
         return cached[1]
 
     @torch.inference_mode()
+<<<<<<< HEAD
     def scores(self, state: dict, rows: torch.Tensor, labels: torch.Tensor | None = None):
         """(predicted label [n], loss [n] float64 or None) of inputs ``rows`` under ``state``;
         ``labels`` (of those rows, −1 = none) give the cross-entropy, NaN where there is none."""
-        from grokviz.core.fastpath import last_position_logits
+        from grokviz.core.lastpos import last_position_logits
         from grokviz.core.weights import Weights
+=======
+    def logits(self, state: dict) -> torch.Tensor:
+        from grokviz.core.lastpos import last_position_logits
+>>>>>>> main
 
         weights = Weights.of({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
         predictions = torch.empty(len(rows), dtype=torch.int64)
