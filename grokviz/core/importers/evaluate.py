@@ -41,16 +41,11 @@ class _Evaluator:
         return cached[1]
 
     @torch.inference_mode()
-<<<<<<< HEAD
     def scores(self, state: dict, rows: torch.Tensor, labels: torch.Tensor | None = None):
         """(predicted label [n], loss [n] float64 or None) of inputs ``rows`` under ``state``;
         ``labels`` (of those rows, −1 = none) give the cross-entropy, NaN where there is none."""
         from grokviz.core.lastpos import last_position_logits
         from grokviz.core.weights import Weights
-=======
-    def logits(self, state: dict) -> torch.Tensor:
-        from grokviz.core.lastpos import last_position_logits
->>>>>>> main
 
         weights = Weights.of({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
         predictions = torch.empty(len(rows), dtype=torch.int64)
