@@ -77,6 +77,7 @@ def export_sweep(directory, out, formats, quiet: bool = False) -> int:
         raise RunFileError(directory, "is a directory without a sweep index.json (not a sweep directory)")
     figures.ensure_application()
     from grokviz.gui.export import export_svg
+    from grokviz.gui.offscreen import close_graphics_views
     from grokviz.gui.sweep_view import SweepView
 
     out = Path(out)
@@ -102,5 +103,6 @@ def export_sweep(directory, out, formats, quiet: bool = False) -> int:
     if not quiet:
         for path in files:
             print(path)
+    close_graphics_views()  # scenes cleared parent-first now, not in PySide's exit sweep (gui/offscreen.py)
     print(f"wrote {len(files)} files to {out}", file=sys.stderr)
     return 0
