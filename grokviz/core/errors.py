@@ -18,8 +18,26 @@ class RunFileError(GrokvizError):
 
     def __init__(self, path, message: str):
         self.path = str(path)
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{display_path(path)}: {message}")
 
 
 class TrainingCancelled(GrokvizError):
     """Raised inside training when the cancel flag is seen (caught by the trainer)."""
+
+
+def display_path(path) -> str:
+    """A path as it may appear inside a one-line message: control characters (newlines, ANSI
+    escapes, …) and undecodable bytes escaped, so a hostile file name cannot break the line or
+    drive the terminal."""
+    text = str(path)
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif 0xDC80 <= ord(char) <= 0xDCFF:  # surrogate-escaped undecodable byte
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(out)

@@ -8,6 +8,7 @@ position's logits. Test loss and accuracies every ``eval_every`` epochs, a check
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -167,9 +168,10 @@ class Trainer:
             trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, fused=True
         )
         ema = [torch.zeros_like(p) for p in trainable] if cfg.grokfast.enabled else None
-        if resume is not None and resume.resume_state:
+        if resume is not None:
+            check_resume_state(resume.resume_state, trainable, cfg.grokfast.enabled)
             optimizer.load_state_dict(resume.resume_state["optimizer"])
-            if ema is not None and resume.resume_state.get("grokfast_ema"):
+            if ema is not None:
                 ema = [t.to(device) for t in resume.resume_state["grokfast_ema"]]
         return model, trainable, optimizer, ema
 
@@ -254,7 +256,7 @@ class Trainer:
         if not epochs:
             keep_checkpoint(0)
         began = last_save = time.perf_counter()
-        epoch, status = start, "finished"
+        epoch, status, diverged = start, "finished", None
         for step in range(start, cfg.epochs):
             if self.control.paused:
                 paused_at = time.perf_counter()
@@ -292,16 +294,26 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
             epoch = step + 1
             if evaluating:
-                history.append(step, loss.item(), test_loss, train_acc, test_acc)
+                train_loss = loss.item()
+                if not math.isfinite(train_loss):  # diverged: stop, keep the last finite checkpoint
+                    diverged = (step, train_loss)
+                    break
+                history.append(step, train_loss, test_loss, train_acc, test_acc)
                 report(step, time.perf_counter() - began)
             if epoch % cfg.checkpoint_every == 0:
+                if not _all_finite(trainable):
+                    diverged = (epoch, math.nan)
+                    break
                 keep_checkpoint(epoch)
             now = time.perf_counter()
-            if self.on_save is not None and now - last_save >= cfg.save_every_seconds:
+            if self.on_save is not None and now - last_save >= cfg.save_every_seconds and _all_finite(trainable):
                 snapshot = self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, "running",
                                           wall_before + now - began)
                 self.on_save(snapshot)
                 last_save = time.perf_counter()
+        if diverged is not None:
+            return self._diverged(diverged, history, checkpoints, epochs,
+                                  wall_before + time.perf_counter() - began)
         if not history.rows or history.rows[-1][0] != epoch:
             train_loss, train_acc = evaluate(weights, _chunks(train_rows, p), train_labels)
             test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
@@ -312,6 +324,63 @@ class Trainer:
         if self.on_save is not None:
             self.on_save(run)
         return run
+
+
+    # -- divergence (issue 18): a non-finite loss stops training --------------------------------
+    def _diverged(self, diverged, history, checkpoints, epochs, wall) -> Run:
+        """The run rolled back to its last finite checkpoint, status ``diverged``, without resume state
+        (the optimiser's moments are not finite any more); saved through ``on_save`` like any end."""
+        at, value = diverged
+        kept = epochs[-1]
+        run = Run(
+            task=self.task, model_config=self.model_config, train_config=self.config, split=self.split,
+            history=history.history().truncate(kept), checkpoint_epochs=list(epochs),
+            checkpoints=list(checkpoints), final_state_dict=dict(checkpoints[-1]), epochs_trained=int(kept),
+            status="diverged", wall_time=wall, device=str(self.device), resume_state=None,
+            explicit_indices=self.resume_from.explicit_indices if self.resume_from else None,
+            notes=[f"training diverged at epoch {at} (train loss {value}); kept the last finite checkpoint, "
+                   f"epoch {kept}"],
+        )
+        if self.on_save is not None:
+            self.on_save(run)
+        return run
+
+
+def _all_finite(tensors) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def check_resume_state(state, trainable, grokfast: bool) -> None:
+    """A resume state must hold an AdamW state for every trainable tensor (and the Grokfast EMA
+    when Grokfast is on); an empty or partial one would silently restart the optimiser."""
+    def bad(reason):
+        raise ParameterError("--resume", f"the file's optimiser state is unusable ({reason}); "
+                             "it cannot be resumed bit-for-bit")
+
+    if not isinstance(state, dict) or not state:
+        bad("missing or empty")
+    optimizer = state.get("optimizer")
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("state"), dict) \
+            or not isinstance(optimizer.get("param_groups"), list):
+        bad("no AdamW state")
+    moments = optimizer["state"]
+    if len(moments) != len(trainable):
+        bad(f"{len(moments)} parameter states for {len(trainable)} trainable tensors")
+    for index, parameter in enumerate(trainable):
+        entry = moments.get(index)
+        if not isinstance(entry, dict):
+            bad(f"no state for parameter {index}")
+        for key in ("exp_avg", "exp_avg_sq"):
+            tensor = entry.get(key)
+            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(parameter.shape):
+                bad(f"parameter {index}: {key} missing or of the wrong shape")
+            if not bool(torch.isfinite(tensor).all()):
+                bad(f"parameter {index}: {key} is not finite")
+    if grokfast:
+        ema = state.get("grokfast_ema")
+        if not isinstance(ema, (list, tuple)) or len(ema) != len(trainable) or any(
+                not isinstance(t, torch.Tensor) or tuple(t.shape) != tuple(q.shape) for t, q in zip(ema, trainable)):
+            bad("Grokfast is on but its EMA is missing or of the wrong shape")
 
 
 def _to_cpu(value):
