@@ -175,7 +175,7 @@ class _Saver:
 
         name = f"{out.stem}.unsaved-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{out.suffix or '.pt'}"
         self.out, self.path, self.failed = out, out, []
-        self.targets = [out, out.with_name(name), Path(tempfile.gettempdir()) / name]
+        self.targets = list(dict.fromkeys([out, out.with_name(name), Path(tempfile.gettempdir()) / name]))
 
     def __call__(self, run) -> None:
         from grokviz.core.atomic import SaveError
@@ -268,7 +268,7 @@ def cmd_train(args) -> int:
         signal.signal(signal.SIGINT, old_handler)
         bar.close()
     if saver.path is None:
-        return _fail(f"the trained run could not be saved anywhere ({'; '.join(saver.failed)})", 1)
+        return _fail(f"the trained run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
     if run.status == "diverged":
         return _fail(f"{run.notes[-1]}; saved {display_path(saver.path)}", 1)
     last = run.history.last()
@@ -315,6 +315,7 @@ def json_safe(info: dict) -> dict:
 
 
 def cmd_info(args) -> int:
+    from grokviz.core.errors import display_path
     from grokviz.core.runfile import load_run
 
     if args.example:
@@ -332,7 +333,7 @@ def cmd_info(args) -> int:
         return "—" if x is None else (f"{x * 100:.2f} %" if pct else f"{x:.4g}")
     model = info["model"]
     lines = [
-        f"file          {path} ({info['source_format']})",
+        f"file          {display_path(path)} ({info['source_format']})",
         f"task          {info['formula']}",
         f"model         d_model {model['d_model']}, {model['n_heads']} heads × d_head {model['d_head']}, d_mlp {model['d_mlp']}",
         f"split         {info['split']['kind']} seed {info['split']['seed']}, frac_train {info['split']['frac_train']}",
@@ -358,7 +359,7 @@ def cmd_convert(args) -> int:
     saver = _Saver(output)
     saver(run)
     if saver.path is None:
-        return _fail(f"the converted run could not be saved anywhere ({'; '.join(saver.failed)})", 1)
+        return _fail(f"the converted run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
     print(f"wrote {display_path(saver.path)}: {run.task.formula}, {run.epochs_trained} epochs, "
           f"{len(run.checkpoint_epochs)} checkpoints" + "".join(f"; {n}" for n in run.notes), file=sys.stderr)
     return 0 if saver.path == output else 1
