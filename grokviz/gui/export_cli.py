@@ -9,7 +9,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from grokviz.cli import _at_least_one, add_task_options
+    from grokviz.core.cli_options import add_task_options, at_least_one
 
     parser = subparsers.add_parser(
         "export", help="write the standard figure set (PNG/SVG + CSV + index.html) of a run, headless",
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--format", default="png,svg", help="comma-separated image formats: png, svg (default png,svg)")
     parser.add_argument("--checkpoint", type=int, default=None, help="epoch of the checkpoint (default: final weights)")
-    parser.add_argument("--max-checkpoints", type=_at_least_one, default=100,
+    parser.add_argument("--max-checkpoints", type=at_least_one, default=100,
                         help="progress measures on at most this many checkpoints, evenly spread (default 100)")
     parser.add_argument("--slice-c", type=int, default=17, help="answer c of the [c, a] resid_post slice (default 17)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -39,7 +39,7 @@ def cmd_export(args) -> int:
     check_output_directory(args.out)
     if Path(args.run).is_dir():
         return export_sweep(args.run, args.out, formats, quiet=args.quiet)
-    from grokviz.cli import task_spec_from_args
+    from grokviz.core.cli_options import task_spec_from_args
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))
