@@ -293,9 +293,11 @@ def cmd_info(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from grokviz.core.errors import display_path
+    from grokviz.core.errors import ParameterError, display_path
     from grokviz.core.runfile import load_run
 
+    if not args.output.strip():
+        raise ParameterError("OUT", "is empty; give a file name")
     output = Path(args.output)
     same = output.exists() and Path(args.input).exists() and output.samefile(args.input)
     _check_output("OUT", output, args.force or same)

@@ -74,9 +74,9 @@ def check_output_directory(out) -> None:
     from grokviz.core.atomic import check_writable
     from grokviz.core.errors import ParameterError, display_path
 
-    out = Path(out)
     if not str(out).strip():
         raise ParameterError("--out", "is empty; give a directory")
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         check_writable(out / "index.html")
