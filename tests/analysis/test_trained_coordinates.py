@@ -4,22 +4,24 @@ import math
 
 import pytest
 
-from grokviz.analysis.reports import to_json
 from grokviz.analysis.session import RunSession
 
 
 @pytest.mark.parametrize("fixture, best", [("pow_run", "power"), ("mul_run", "discrete_log")])
 def test_trained_runs_in_their_coordinates(request, fixture, best):
     run = request.getfixturevalue(fixture)
-    report = to_json(RunSession(run).report("analyze"))
-    assert report["token_basis"]["a"]["best"] == best == report["token_basis"]["b"]["best"]
-    concentration = report["token_basis"]["a"]["concentration"]
-    assert concentration[best] > concentration["additive"] + 0.2
-    assert report["key_freqs"], report["notes"]
+    session = RunSession(run)
+    basis = session.report("token_basis")
+    assert basis["a"].best == best == basis["b"].best
+    assert basis["a"].concentration[best] > basis["a"].concentration["additive"] + 0.2
+    keys = session.report("key_frequencies")
+    assert keys.frequencies, keys.notes
     n = run.task.coordinates().n
-    assert all(1 <= k <= n // 2 for k in report["key_freqs"])
+    assert all(1 <= k <= n // 2 for k in keys.frequencies)
     # the key-frequency circuit carries the model: keeping it is far better than removing it
-    assert report["restricted_loss"] < report["excluded_loss"]
-    assert report["symmetry_definition"]["defined"]
-    assert report["symmetry"]["blocks.0.hook_resid_mid"] > 0.9  # after attention: x(a, b) ≈ x(b, a)
-    assert math.isfinite(report["c2_model_r2"]["blocks.0.hook_resid_mid"])
+    measures = session.report("measures")
+    assert measures["restricted_loss"] < measures["excluded_loss"]
+    symmetry = session.report("symmetry", hooks=("blocks.0.hook_resid_mid",))
+    assert symmetry.defined
+    assert symmetry.score[0] > 0.9  # after attention: x(a, b) ≈ x(b, a)
+    assert math.isfinite(symmetry.explained[0])
