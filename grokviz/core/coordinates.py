@@ -27,7 +27,10 @@ import functools
 import math
 from dataclasses import dataclass
 
-from grokviz.core.tasks import Task, is_prime
+from grokviz.core.modular import is_prime, primitive_root  # noqa: F401 - primitive_root is part of this API
+
+# ``Task`` (grokviz.core.tasks) appears in annotations only: tasks import this module
+# (Task.coordinates), so this one never imports tasks.
 
 OUTSIDE = -1
 
@@ -85,7 +88,7 @@ class CoordinateMap:
 class TaskCoordinates:
     """φ, ψ, χ of one task (design.md §6a) with the group order n."""
 
-    task: Task
+    task: "Task | None"  # None: add's identity maps for a bare p
     phi: CoordinateMap
     psi: CoordinateMap
     chi: CoordinateMap
@@ -105,27 +108,6 @@ class TaskCoordinates:
 
     def operand(self, name: str) -> CoordinateMap:
         return {"a": self.phi, "b": self.psi, "c": self.chi}[name]
-
-
-def primitive_root(p: int) -> int:
-    """The smallest primitive root modulo the prime ``p``."""
-    if not is_prime(p):
-        raise ValueError(f"{p} is not prime: no discrete logarithms")
-    if p == 2:
-        return 1
-    order = p - 1
-    factors, rest, f = set(), order, 2
-    while f * f <= rest:
-        while rest % f == 0:
-            factors.add(f)
-            rest //= f
-        f += 1
-    if rest > 1:
-        factors.add(rest)
-    for g in range(2, p):
-        if all(pow(g, order // q, p) != 1 for q in factors):
-            return g
-    raise AssertionError("unreachable: every prime has a primitive root")
 
 
 @functools.lru_cache(maxsize=64)
@@ -216,10 +198,16 @@ def gcd_note(task: Task) -> str:
 def coordinates_of(coords, p: int) -> TaskCoordinates:
     """``coords`` itself, a task's coordinates when given a :class:`Task`, or add's identity maps for None."""
     if coords is None:
-        return task_coordinates(Task("add", p))
-    if isinstance(coords, Task):
+        return identity_coordinates(p)
+    if not isinstance(coords, TaskCoordinates):  # a Task
         return analysis_coordinates(coords)
     return coords
+
+
+@functools.lru_cache(maxsize=64)
+def identity_coordinates(p: int) -> TaskCoordinates:
+    """add's maps φ = ψ = χ = identity, n = p (design.md §6: every analysis's default)."""
+    return TaskCoordinates(None, additive_map(p, "u"), additive_map(p, "v"), additive_map(p, "w"))
 
 
 def analysis_coordinates(task: Task) -> TaskCoordinates:

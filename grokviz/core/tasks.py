@@ -11,22 +11,10 @@ from dataclasses import dataclass
 import torch
 
 from grokviz.core.errors import ParameterError
+from grokviz.core.modular import is_prime  # noqa: F401 - re-exported: tasks.is_prime is public
 
 TASK_NAMES = ("add", "sub", "mul", "div", "pow")
 MAX_P = 4096
-
-
-def is_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    if n % 2 == 0:
-        return n == 2
-    k = 3
-    while k * k <= n:
-        if n % k == 0:
-            return False
-        k += 2
-    return True
 
 
 @dataclass(frozen=True)
@@ -128,7 +116,7 @@ class Task:
     def coordinates(self):
         """φ, ψ, χ into Z_n with χ(c) = φ(a) + ψ(b) (design.md §6a; :mod:`grokviz.core.coordinates`;
         mul with a composite p has none and gets the additive maps)."""
-        from grokviz.core.coordinates import analysis_coordinates
+        from grokviz.core.coordinates import analysis_coordinates  # coordinates never import tasks: no cycle
 
         return analysis_coordinates(self)
 
