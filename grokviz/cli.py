@@ -129,8 +129,17 @@ def cmd_train(args) -> int:
         print("\ngrokviz: stopping after this epoch and saving (Ctrl-C again to abort)", file=sys.stderr)
         control.cancel()
 
+    def save(run):
+        save_run(run, out)
+
+    live = None
+    if not args.no_progress_measures:  # measured at each checkpoint and stored (grokviz.analysis.live)
+        from grokviz.analysis.live import for_run_config, saving_with_progress
+
+        live = for_run_config(task, split, previous)
+        save = saving_with_progress(live, save)
     trainer = Trainer(task, split, model_config, train_config, control=control, on_progress=on_progress,
-                      on_save=lambda run: save_run(run, out), resume_from=previous)
+                      on_checkpoint=live, on_save=save, resume_from=previous)
     old_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
         run = trainer.run()
@@ -196,6 +205,9 @@ def cmd_convert(args) -> int:
     except OSError as error:
         raise ParameterError("OUT", f"cannot write {args.output}: {error}") from None
     run = load_run(args.input, task=task_spec_from_args(args))
+    from grokviz.analysis.progress import progress_measures
+
+    progress_measures(run)  # computed once (reused when stored), kept in the converted file
     save_run(run, args.output)
     print(f"wrote {args.output}: {run.task.formula}, {run.epochs_trained} epochs, "
           f"{len(run.checkpoint_epochs)} checkpoints" + "".join(f"; {n}" for n in run.notes), file=sys.stderr)
@@ -244,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--d-head", type=int, default=32)
     train.add_argument("--d-mlp", type=int, default=512)
     train.add_argument("--save-every", type=float, default=120.0, help="seconds between crash-safe saves")
+    train.add_argument("--no-progress-measures", action="store_true",
+                       help="do not compute and store the progress measures at each checkpoint")
     train.set_defaults(handler=cmd_train)
 
     info = sub.add_parser("info", help="summarise a run file (any supported format)")

@@ -8,6 +8,7 @@ Layout (``format_version`` 1)::
     checkpoint_epochs (int64 tensor); checkpoints [state dict, …]; storage_dtype ("float32"/"float16")
     final_state_dict; epochs_trained
     resume {optimizer, grokfast_ema, rng_state} or None
+    progress (optional): [{epoch, key_freqs, <progress measures>}, …] computed while training
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
         "resume": run.resume_state,
         "notes": list(run.notes),
         "explicit_indices": [t.detach().cpu().long() for t in run.explicit_indices] if run.explicit_indices else None,
+        **({"progress": list(run.progress)} if run.progress else {}),
     }
 
 
@@ -166,6 +168,9 @@ def run_from_dict(path, data: dict) -> Run:
                 raise RunFileError(path, f"explicit_indices must be row numbers in [0, {task.p**2})")
         indices = (indices[0].long(), indices[1].long())
     resume = data.get("resume")
+    progress = _progress_records(data.get("progress"))
+    if progress is None and data.get("progress") is not None:
+        notes.append("stored progress measures ignored (not a list of per-checkpoint records)")
     return Run(
         task=task,
         model_config=model_config,
@@ -185,7 +190,17 @@ def run_from_dict(path, data: dict) -> Run:
         explicit_indices=indices,
         notes=list(notes),
         grokviz_version=str(data.get("grokviz_version", "")),
+        progress=progress,
     )
+
+
+def _progress_records(value) -> list | None:
+    """The optional stored progress measures: a list of dicts, each with an int ``epoch``; else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in value):
+        return None
+    return value
 
 
 MAX_FILE_BYTES = 8 * 1024**3

@@ -1,12 +1,16 @@
 """``grokviz`` / ``grokviz gui RUN`` / ``grokviz-gui``: show the window first, load the engine after.
 
-Before the window is visible only PySide6 is imported. After its first paint pyqtgraph is imported
-(GUI thread, it builds widgets) and the plots are built; torch, TransformerLens and grokviz.core
-are imported in a worker thread (status-bar progress); then the run (argument, else the bundled
-example) loads in another worker.
+Content first (issue 17): before the window is shown, pyqtgraph is imported and the Training tab
+built, and the run's history and facts are read straight from its file without torch
+(:mod:`grokviz.core.quickread`, ~50 ms), so the window's first paint already has the loss curves
+and the Run panel's facts (torch alone takes ~1–2 s to import). After that paint torch, TransformerLens and
+grokviz.core are imported in a worker thread (status-bar progress) and the run (argument, else the
+bundled example) loads with its weights in another worker.
 
 ``GROKVIZ_EXIT_AFTER_SHOW=1`` makes the app print ``grokviz-window-visible <unix time>
-<seconds since process start>`` at the first paint of the window and quit (``grokviz bench gui``).
+<seconds since process start>`` at the first paint of the window and quit (``grokviz bench gui``);
+``GROKVIZ_EXIT_AFTER_CONTENT=1`` prints ``grokviz-content-visible …`` once the run's loss curves
+have been painted, and quits.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import time
 
 EXIT_AFTER_SHOW_ENV = "GROKVIZ_EXIT_AFTER_SHOW"
 VISIBLE_MARKER = "grokviz-window-visible"
+EXIT_AFTER_CONTENT_ENV = "GROKVIZ_EXIT_AFTER_CONTENT"
+CONTENT_MARKER = "grokviz-content-visible"
 
 STYLE_SHEET = """
 QLabel#panelHeading { font-size: 15px; font-weight: 600; color: #1a1a1a; }
@@ -128,6 +134,45 @@ class _FirstPaint:
             QtCore.QTimer.singleShot(0, self.then)
 
 
+def show_preview(window, path):
+    """Content first (issue 17): the run's curves and facts straight from the file, before torch."""
+    from grokviz.core.quickread import read_preview
+
+    preview = read_preview(path)
+    if preview is not None:
+        window.training_view.show_preview(preview)
+        window.run_panel.show_preview(preview)
+        window.status_label.setText("Loading the engine (weights and analysis follow)…")
+    return preview
+
+
+def _report_content(window, started, preview) -> None:
+    """``GROKVIZ_EXIT_AFTER_CONTENT``: print when the loss curves have been painted, then quit."""
+    from PySide6 import QtCore, QtWidgets
+
+    plot = window.training_view.loss_plot.viewport()
+    state = {"done": False}
+
+    class Filter(QtCore.QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if not state["done"] and event.type() == QtCore.QEvent.Type.Paint:
+                state["done"] = True
+                QtCore.QTimer.singleShot(0, finish)
+            return False
+
+    def finish():
+        now = time.time()
+        since = now - started if started else float("nan")
+        drawn = int(preview is not None and len(window.training_view.curves.epoch) > 0)
+        heavy = int("torch" in sys.modules)
+        print(f"{CONTENT_MARKER} {now:.6f} {since:.3f} curves={drawn} heavy_imports={heavy}", flush=True)
+        QtWidgets.QApplication.instance().quit()
+
+    watcher = Filter(plot)
+    plot.installEventFilter(watcher)
+    window._content_watcher = watcher
+
+
 def main(argv=None) -> int:
     started = process_start_time()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -152,9 +197,20 @@ def main(argv=None) -> int:
     path = args.run or (None if args.no_example else default_run_path())
     missing = bool(args.run) and not os.path.exists(args.run)
 
+    exit_after_content = bool(os.environ.get(EXIT_AFTER_CONTENT_ENV))
+    preview = None
+    if path and not missing:  # content first: curves and facts are in the window's first paint
+        window.build_plot_views()
+        preview = show_preview(window, path)
+    if exit_after_content:
+        _report_content(window, started, preview)
+
     def after_first_paint():
-        window.status_label.setText("Loading plots…")
-        window.status_label.repaint()
+        if exit_after_content:
+            return
+        if window.training_view is None:
+            window.status_label.setText("Loading plots…")
+            window.status_label.repaint()
         window.start_engine(None if missing else path)
         if missing:
             window.report_error(f"{args.run}: no such file")
