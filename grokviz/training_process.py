@@ -34,6 +34,19 @@ import sys
 import threading
 
 
+def child_environment(base: dict | None = None) -> dict:
+    """Environment for a child ``python -m grokviz…``: this grokviz first on PYTHONPATH (so a
+    development checkout's child runs the same code as its parent)."""
+    import os
+
+    import grokviz
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(grokviz.__file__)))
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 class _Channel:
     """Thread-safe JSON lines on stdout (the trainer's callbacks and the reader thread share it)."""
 

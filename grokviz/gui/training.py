@@ -100,15 +100,12 @@ class TrainingJob(QtCore.QObject):
                 "live_progress": self.live_progress}
 
     def start(self) -> None:
-        import os
-
-        import grokviz
+        from grokviz.training_process import child_environment
 
         self.started_at = time.perf_counter()
-        environment = QtCore.QProcessEnvironment.systemEnvironment()
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(grokviz.__file__)))
-        path = environment.value("PYTHONPATH", "")
-        environment.insert("PYTHONPATH", package_root + (os.pathsep + path if path else ""))
+        environment = QtCore.QProcessEnvironment()
+        for key, value in child_environment().items():
+            environment.insert(key, value)
         self.process.setProcessEnvironment(environment)
         self.process.start()
         self.process.write((json.dumps(self.spec()) + "\n").encode())

@@ -20,6 +20,9 @@ def test_short_training_run_updates_curves_and_opens(qtbot, window, tmp_path, er
         # the Run panel shows the run being trained, the Progress tab its live measures
         assert window.run_panel.heading.text() == "Training live.pt"
         assert window.run_panel.values["file"].toolTip() == str(out)
+        from grokviz.gui.new_run_dialog import default_output_directory
+
+        assert default_output_directory(window.settings) == str(tmp_path)  # remembered for the next run
         qtbot.waitUntil(lambda: len(job.measures) >= 2, timeout=60_000)
         progress_tab.refresh_live()
         assert progress_tab.result is not None and len(progress_tab.result["epochs"]) >= 2
