@@ -11,6 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
+from grokviz.core.cli_options import add_task_options, task_from_args, task_spec_from_args
+from grokviz.core.example import example_path
+
 EXIT_BAD_INPUT = 2
 
 
@@ -22,57 +25,6 @@ class _Parser(argparse.ArgumentParser):
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     print(f"grokviz: error: {message}", file=sys.stderr)
     return code
-
-
-def _at_least_one(text: str) -> int:
-    """argparse type: an integer ≥ 1 (a bad value is one line and exit status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, not {text!r}")
-    return value
-
-
-# -- shared options --------------------------------------------------------------------------------
-
-def add_task_options(parser, required: bool = False, p_required: bool = False) -> None:
-    parser.add_argument("--task", required=required, help="add, sub, mul, div, pow (or pow:m=4,n=3)")
-    parser.add_argument("--m", type=int, default=None, help="exponent of a for pow")
-    parser.add_argument("--n", type=int, default=None, help="exponent of b for pow")
-    if p_required is not None:
-        parser.add_argument("--p", type=int, default=113 if not p_required else None, required=p_required, help="modulus")
-
-
-def task_from_args(args, p: int | None = None):
-    """The Task the options describe, or None when --task was not given."""
-    from grokviz.core.tasks import parse_task
-
-    if not getattr(args, "task", None):
-        if args.m is not None or args.n is not None:
-            from grokviz.core.errors import ParameterError
-
-            raise ParameterError("--task", "--m/--n need --task pow")
-        return None
-    return parse_task(args.task, p if p is not None else args.p, args.m, args.n)
-
-
-def task_spec_from_args(args):
-    """A task spec string for importers (p comes from the file), or None."""
-    if not getattr(args, "task", None):
-        return None
-    spec = args.task
-    extra = [f"{k}={v}" for k, v in (("m", args.m), ("n", args.n)) if v is not None]
-    if extra:
-        spec = f"{spec.split(':')[0]}:{','.join(extra)}"
-    return spec
-
-
-def example_path() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("grokviz.resources").joinpath("example_run.pt")))
 
 
 # -- sub-commands -------------------------------------------------------------------------------
@@ -155,15 +107,9 @@ def cmd_train(args) -> int:
     return 0 if run.status == "finished" else 130
 
 
-def run_info(run) -> dict:
-    from grokviz.analysis.spectrum import key_frequencies
-
-    model = run.model()
-    return run.summary(key_freqs=[int(k) for k in key_frequencies(model).frequencies])
-
-
 def cmd_info(args) -> int:
-    from grokviz.core.runfile import load_run
+    from grokviz.analysis.reports import to_json
+    from grokviz.analysis.session import open_session
 
     if args.example:
         path = example_path()
@@ -171,10 +117,9 @@ def cmd_info(args) -> int:
         path = args.run
     else:
         return _fail("info needs a RUN file or --example")
-    run = load_run(path, task=task_spec_from_args(args))
-    info = run_info(run)
+    info = to_json(open_session(path, task=task_spec_from_args(args)).report("summary"))
     if args.json:
-        print(json.dumps(info, indent=2, default=float))
+        print(json.dumps(info, indent=2))
         return 0
     def fmt(x, pct=False):
         return "—" if x is None else (f"{x * 100:.2f} %" if pct else f"{x:.4g}")
@@ -188,7 +133,7 @@ def cmd_info(args) -> int:
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
         f"grokked at    {info['grokked_epoch'] if info['grokked_epoch'] is not None else 'not grokked'}",
-        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none'}",
+        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none' if info['key_freqs'] is not None else '—'}",
     ]
     lines += [f"note          {note}" for note in info["notes"]]
     print("\n".join(lines))
@@ -218,12 +163,6 @@ def cmd_gui(args) -> int:
     from grokviz.gui.launch import main as gui_main
 
     return gui_main([args.run] if getattr(args, "run", None) else [])
-
-
-def cmd_bench(args) -> int:
-    from grokviz.bench import dispatch
-
-    return dispatch(args)
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -280,21 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _extensions():
         register(sub)
 
-    bench = sub.add_parser("bench", help="benchmarks (ratios against an in-process baseline)")
-    bench.add_argument("what", choices=["train", "analysis", "gui", "sweep"])
-    bench.add_argument("--p", default=None, help="comma-separated moduli")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
-    bench.add_argument("--rounds", type=_at_least_one, default=None,
-                       help="train: trainer runs, each with a, b and c interleaved window by window (default 3)")
-    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
 def _extensions():
-    """Sub-commands living next to their layer (analysis, export, sweep)."""
+    """Sub-commands living next to their layer (analysis, export, sweep, bench), imported by name: the
+    command line sits below bench (design.md §1) and never imports it."""
     registers = []
-    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli"):
+    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli", "grokviz.bench"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as error:

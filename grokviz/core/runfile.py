@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-import grokviz
 from grokviz.core.atomic import atomic_write
+from grokviz.core.version import __version__
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
 from grokviz.core.errors import GrokvizError, ParameterError, RunFileError
@@ -39,7 +39,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "grokviz_version": grokviz.__version__,
+        "grokviz_version": __version__,
         "status": run.status,
         "wall_time": float(run.wall_time),
         "device": str(run.device),
@@ -116,7 +116,7 @@ def run_from_dict(path, data: dict) -> Run:
     if version > FORMAT_VERSION:
         raise RunFileError(
             path,
-            f"format_version {version} is newer than this grokviz ({grokviz.__version__}) understands "
+            f"format_version {version} is newer than this grokviz ({__version__}) understands "
             f"(≤ {FORMAT_VERSION}); upgrade grokviz",
         )
     from grokviz.core.importers import _dense, _int_list

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 from grokviz.training_process import child_environment
 
 WINDOW_TARGET_S = 2.0
@@ -47,7 +47,7 @@ def _app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtWidgets
 
-    from grokviz.gui.launch import configure_application
+    from grokviz.gui.appearance import configure_application
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["grokviz-bench"])
     configure_application(app)

@@ -9,7 +9,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from grokviz.cli import add_task_options
+    from grokviz.core.cli_options import add_task_options
 
     parser = subparsers.add_parser(
         "export", help="write the standard figure set (PNG/SVG + CSV + index.html) of a run, headless",
@@ -38,7 +38,7 @@ def cmd_export(args) -> int:
 
     if Path(args.run).is_dir():
         return export_sweep(args.run, args.out, formats, quiet=args.quiet)
-    from grokviz.cli import task_spec_from_args
+    from grokviz.core.cli_options import task_spec_from_args
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))

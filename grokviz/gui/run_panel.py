@@ -6,9 +6,10 @@ import os
 
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.core.history import GROKKED_ACCURACY  # numpy only: no torch before the window shows
+
 DEFAULT_FPS = 8
 TRAINING_REFRESH_MS = 500
-GROKKED_ACCURACY = 0.99  # = grokviz.core.run.GROKKED_ACCURACY (not imported: core.run imports torch)
 
 
 def _fmt_loss(value) -> str:

@@ -28,23 +28,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.core.history import GROKKED_ACCURACY
+from grokviz.core.progressbar import format_duration
+
 UPDATE_INTERVAL_MS = 100  # at most ~10 redraws per second
-PHASE_ACCURACY = 0.99
 TRAIN_COLOR = "#0072B2"
 TEST_COLOR = "#D55E00"
 PHASE_COLOR = "#555555"
 CHECKPOINT_COLOR = "#009E73"
 STDERR_TAIL = 4000  # characters of the child's stderr kept for the error details
 CANCEL_GRACE_MS = 60_000  # after this a cancelled child that has not exited is killed
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(max(seconds, 0)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class TrainingJob(QtCore.QObject):
@@ -217,7 +210,7 @@ class TrainingJob(QtCore.QObject):
     def _load_run(self) -> None:
         from grokviz.gui.workers import Job, open_run
 
-        job = Job(open_run(self.out_path), "Reading the trained run", parent=self)
+        job = Job(open_run(self.out_path), "Reading the trained run")
         job.succeeded.connect(self._loaded)
         job.failed.connect(self._end_with_failure)
         job.done.connect(lambda: self._end() if not self.ended else None)
@@ -266,7 +259,7 @@ class _Curves:
                    enumerate((self.epoch, self.train_loss, self.test_loss, self.train_acc, self.test_acc))))
 
     def first_epoch(self, column: np.ndarray) -> float | None:
-        hits = np.nonzero(column >= PHASE_ACCURACY)[0]
+        hits = np.nonzero(column >= GROKKED_ACCURACY)[0]
         return float(self.epoch[hits[0]]) if len(hits) else None
 
 

@@ -25,7 +25,7 @@ from grokviz.core import importers, runfile
 from grokviz.core.config import ModelConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
 from grokviz.core.errors import ParameterError, RunFileError
-from grokviz.core.fastpath import InputLayout, last_position_logits
+from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.model import GrokTransformer
 from grokviz.core.tasks import Task
 

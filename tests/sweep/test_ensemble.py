@@ -1,12 +1,13 @@
-"""The batched-ensemble math (the GPU path's core) on CPU: vmap over models = each model alone."""
+"""The batched ensemble (the GPU path) on CPU: per-model losses and gradients = each model alone, and
+its training through the recipe's schedule = the per-cell trainer's (its logits: test_lastpos_family)."""
 
 import torch
 
 from grokviz.core.config import ModelConfig
-from grokviz.core.fastpath import InputLayout, last_position_logits
+from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.model import GrokTransformer
-from grokviz.sweep.ensemble import ensemble_logits, ensemble_loss, stack_models
-from grokviz.core.training import cross_entropy_float64
+from grokviz.core.engines import EnsembleEngine, cross_entropy_float64
+from grokviz.core.lastpos.batched import stack_models
 
 DIMS = dict(d_model=16, n_heads=2, d_head=8, d_mlp=32)
 
@@ -23,31 +24,18 @@ def _models(p=7, count=3):
     return models
 
 
-def test_vmap_logits_equal_per_model_fast_path():
-    p = 7
-    models = _models(p)
-    rows = torch.randperm(p * p, generator=torch.Generator().manual_seed(1))[:30]
-    a, b = rows // p, rows % p
-    params, buffers = stack_models(models)
-    batched = ensemble_logits(params, buffers, a, b, p)
-    assert batched.shape == (3, 30, p)
-    for i, model in enumerate(models):
-        single = last_position_logits(model, InputLayout.from_rows(rows, p))
-        torch.testing.assert_close(batched[i], single, rtol=1e-5, atol=1e-5)
-        full = model(torch.stack([a, b, torch.full_like(a, p)], 1))[:, -1]
-        torch.testing.assert_close(batched[i], full, rtol=1e-5, atol=1e-5)
-
-
 def test_per_model_inputs_and_gradients():
     p = 7
     models = _models(p, 2)
     rows = torch.stack([torch.randperm(p * p, generator=torch.Generator().manual_seed(s))[:20] for s in (3, 4)])
     labels = torch.randint(0, p, (2, 20), generator=torch.Generator().manual_seed(5))
     params, buffers = stack_models(models)
-    loss = ensemble_loss(params, buffers, rows // p, rows % p, labels, p)
-    loss.backward()
+    engine = EnsembleEngine(params, buffers, rows, rows, labels, labels, p)
+    result = engine.step(evaluating=True)
+    assert result.test_acc.shape == result.train_acc.shape == result.loss.shape == (2,)
     for i, model in enumerate(models):
         single = cross_entropy_float64(last_position_logits(model, InputLayout.from_rows(rows[i], p)), labels[i])
+        torch.testing.assert_close(result.loss[i], single.detach(), rtol=1e-6, atol=1e-9)
         single.backward()
         for name, parameter in model.named_parameters():
             torch.testing.assert_close(params[name].grad[i], parameter.grad, rtol=1e-4, atol=1e-6)

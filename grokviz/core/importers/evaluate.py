@@ -16,7 +16,7 @@ class _Evaluator:
     """Logits of all p² inputs for a sequence of state dicts, with one model and one layout."""
 
     def __init__(self, cfg: ModelConfig):
-        from grokviz.core.fastpath import InputLayout
+        from grokviz.core.lastpos import InputLayout
         from grokviz.core.model import GrokTransformer
 
         self.p = cfg.p
@@ -25,7 +25,7 @@ class _Evaluator:
 
     @torch.inference_mode()
     def logits(self, state: dict) -> torch.Tensor:
-        from grokviz.core.fastpath import last_position_logits
+        from grokviz.core.lastpos import last_position_logits
 
         self.model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
         return last_position_logits(self.model, self.layout)
