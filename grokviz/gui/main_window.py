@@ -95,6 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self.state.run_changed.connect(self._run_changed)
         self._set_engine_actions(False)
+        self.continue_action.setEnabled(False)
         if not self.settings.restore_window(self):
             self.resize(1360, 860)
         views.track_window(self)
@@ -115,6 +116,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_actions(self):
         Std = QtGui.QKeySequence.StandardKey
         self.new_action = self._action("&New training run…", self.new_training_run, "Ctrl+N", "Train a new model")
+        self.continue_action = self._action("&Continue training…", self.continue_training, None,
+                                            "Train the open (cancelled or unfinished) run further, in its file")
         self.open_action = self._action("&Open…", self.open_dialog, Std.Open, "Open a run file")
         self.sweep_action = self._action("Open s&weep directory…", self.open_sweep_dialog, "Ctrl+Shift+O",
                                          "Show a sweep's grokking heat map (updates live while it runs)")
@@ -142,6 +145,7 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_action)
+        file_menu.addAction(self.continue_action)
         file_menu.addSeparator()
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -462,6 +466,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state.set_run(None)
 
     def _run_changed(self, run):
+        self.continue_action.setEnabled(self.can_continue(run))
         if run is None:
             self.setWindowTitle("grokviz")
         else:
@@ -576,6 +581,28 @@ class MainWindow(QtWidgets.QMainWindow):
         if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
         return self.start_training(*dialog.values())
+
+    @staticmethod
+    def can_continue(run) -> bool:
+        return (run is not None and run.source_format == "grokviz" and run.resume_state is not None
+                and bool(run.path) and Path(run.path).is_file())
+
+    def continue_training(self, epochs: int | None = None):
+        """Train the open run further (it must store its optimiser state), saving into its file."""
+        run = self.state.run
+        if not self.can_continue(run) or self.training:
+            return None
+        if epochs is None:
+            default = max(run.train_config.epochs, run.epochs_trained + 1)
+            if run.epochs_trained >= run.train_config.epochs:
+                default = run.epochs_trained + 10_000
+            epochs, ok = QtWidgets.QInputDialog.getInt(
+                self, "Continue training", f"{Path(run.path).name} has {run.epochs_trained:,} epochs.\n"
+                                           "Train until epoch:", default, run.epochs_trained + 1, 10_000_000)
+            if not ok:
+                return None
+        config = type(run.train_config).from_dict({**run.train_config.to_dict(), "epochs": int(epochs)})
+        return self.start_training(run.task, run.split, run.model_config, config, run.path, resume_from=run.path)
 
     def start_training(self, task, split, model_config, train_config, out_path, threads: int | None = None,
                        resume_from: str | None = None, live_progress: bool = True):

@@ -68,10 +68,10 @@ def test_pause_resume_cancel_continue_and_reopen(qtbot, window, tmp_path, errors
     assert reloaded.resume_state is not None
     assert window.state.run is run
     qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
-    # continue the cancelled run in the app, then reopen the file
-    task, split, model_config, config, _ = small_training_args(out, epochs=run.epochs_trained + 100)
+    # continue the cancelled run in the app (File ▸ Continue training), then reopen the file
+    assert window.continue_action.isEnabled()
     with qtbot.waitSignal(window.training_ended, timeout=90_000) as ended:
-        window.start_training(task, split, model_config, config, str(out), threads=1, resume_from=str(out))
+        window.continue_training(run.epochs_trained + 100)
     resumed = ended.args[0]
     assert resumed.status == "finished" and resumed.epochs_trained == run.epochs_trained + 100
     qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
