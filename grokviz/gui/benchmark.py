@@ -134,7 +134,7 @@ def _stall_once(app, seconds: float, p: int) -> dict:
 def bench_training_stall(args, app=None, seconds: float | None = None, p: int = 113, repeats: int = 3) -> dict:
     """The largest event-loop stall while the app trains (child process), worst over ``repeats`` runs."""
     app = app or _app()
-    seconds = seconds or (4.0 if getattr(args, "quick", False) else 8.0)
+    seconds = seconds or (4.0 if getattr(args, "quick", False) else 6.0)
     runs = [_stall_once(app, seconds, p) for _ in range(repeats)]
     worsts = [max(r["lateness"]) if r["lateness"] else float("nan") for r in runs]
     ordered = sorted(v for r in runs for v in r["lateness"])
@@ -188,7 +188,7 @@ def bench_training_in_app(args, app=None, p: int = 113) -> dict:
     """ms per epoch training in the app vs ``grokviz train``, same recipe, interleaved rounds."""
     app = app or _app()
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (600, 2)
+    epochs, rounds = (300, 1) if quick else (400, 2)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     in_app, cli = [], []
     for i in range(rounds):
@@ -204,7 +204,7 @@ def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
     """Training time with the live progress measures ÷ without (``grokviz train``, default recipe,
     a checkpoint every 100 epochs), interleaved off/on runs."""
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (600, 2)
+    epochs, rounds = (300, 1) if quick else (400, 2)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     off, on, off_process, on_process = [], [], [], []
     for i in range(rounds):

@@ -74,3 +74,21 @@ def test_other_key_frequencies_and_runs_without_stored_measures_compute(tmp_path
     bare = load_run(plain)
     assert bare.progress is None  # absent entry tolerated
     assert progress_measures(bare).complete and bare.progress is not None
+
+
+def test_cli_train_stores_measures_and_convert_keeps_them(tmp_path):
+    from grokviz.cli import main
+    from grokviz.core.runfile import load_run
+
+    out, converted = tmp_path / "cli.pt", tmp_path / "converted.pt"
+    dims = ["--d-model", "32", "--n-heads", "2", "--d-head", "16", "--d-mlp", "64"]
+    assert main(["train", "--task", "add", "--p", "13", "--epochs", "60", "--checkpoint-every", "20",
+                 "--frac-train", "0.5", "--device", "cpu", "--out", str(out), *dims]) == 0
+    run = load_run(out)
+    assert [r["epoch"] for r in run.progress] == [0, 20, 40, 60]
+    assert main(["convert", str(out), str(converted)]) == 0
+    assert load_run(converted).progress == run.progress
+    bare = tmp_path / "bare.pt"
+    assert main(["train", "--task", "add", "--p", "13", "--epochs", "20", "--checkpoint-every", "20",
+                 "--device", "cpu", "--out", str(bare), "--no-progress-measures", *dims]) == 0
+    assert load_run(bare).progress is None
