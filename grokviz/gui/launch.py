@@ -1,9 +1,10 @@
 """``grokviz`` / ``grokviz gui RUN`` / ``grokviz-gui``: show the window first, load the engine after.
 
-Content first (issue 17): before the window is shown, pyqtgraph is imported and the Training tab
-built, and the run's history and facts are read straight from its file without torch
-(:mod:`grokviz.core.quickread`, ~50 ms), so the window's first paint already has the loss curves
-and the Run panel's facts (torch alone takes ~1–2 s to import). After that paint torch, TransformerLens and
+Content first (issue 17): before the window is shown, the run's history and facts are read
+straight from its file without torch (:mod:`grokviz.core.quickread`, ~50 ms) and drawn by a
+QPainter sketch of the curves (:mod:`grokviz.gui.history_sketch`) and the Run panel, so the
+window's first paint already has them (torch takes ~1–2 s to import, pyqtgraph 0.3–1 s). After
+that paint pyqtgraph's Training tab replaces the sketch, then torch, TransformerLens and
 grokviz.core are imported in a worker thread (status-bar progress) and the run (argument, else the
 bundled example) loads with its weights in another worker.
 
@@ -89,12 +90,18 @@ class _FirstPaint:
 
 
 def show_preview(window, path):
-    """Content first (issue 17): the run's curves and facts straight from the file, before torch."""
+    """Content first (issue 17): the run's curves and facts straight from the file, before torch
+    and pyqtgraph (a QPainter sketch, :mod:`grokviz.gui.history_sketch`, until the plots load)."""
     from grokviz.core.quickread import read_preview
 
     preview = read_preview(path)
     if preview is not None:
-        window.training_view.show_preview(preview)
+        from grokviz.gui.history_sketch import HistorySketch
+
+        if window.training_view is None:
+            window.set_view("Training", HistorySketch(preview))
+        else:
+            window.training_view.show_preview(preview)
         window.run_panel.show_preview(preview)
         window.status_label.setText("Loading the engine (weights and analysis follow)…")
     return preview
@@ -104,7 +111,7 @@ def _report_content(window, started, preview) -> None:
     """``GROKVIZ_EXIT_AFTER_CONTENT``: print when the loss curves have been painted, then quit."""
     from PySide6 import QtCore, QtWidgets
 
-    plot = window.training_view.loss_plot.viewport()
+    plot = window.training_view.loss_plot.viewport() if window.training_view is not None else window.views["Training"]
     state = {"done": False}
 
     class Filter(QtCore.QObject):
@@ -117,7 +124,7 @@ def _report_content(window, started, preview) -> None:
     def finish():
         now = time.time()
         since = now - started if started else float("nan")
-        drawn = int(preview is not None and len(window.training_view.curves.epoch) > 0)
+        drawn = int(preview is not None and len(preview.history) > 0)
         heavy = int("torch" in sys.modules)
         print(f"{CONTENT_MARKER} {now:.6f} {since:.3f} curves={drawn} heavy_imports={heavy}", flush=True)
         QtWidgets.QApplication.instance().quit()
@@ -152,19 +159,18 @@ def main(argv=None) -> int:
     missing = bool(args.run) and not os.path.exists(args.run)
 
     exit_after_content = bool(os.environ.get(EXIT_AFTER_CONTENT_ENV))
-    preview = None
-    if path and not missing:  # content first: curves and facts are in the window's first paint
-        window.build_plot_views()
-        preview = show_preview(window, path)
+    preview = show_preview(window, path) if path and not missing else None  # in the window's first paint
     if exit_after_content:
         _report_content(window, started, preview)
 
     def after_first_paint():
         if exit_after_content:
             return
-        if window.training_view is None:
-            window.status_label.setText("Loading plots…")
-            window.status_label.repaint()
+        window.status_label.setText("Loading plots…")
+        window.status_label.repaint()
+        window.build_plot_views()
+        if preview is not None:
+            window.training_view.show_preview(preview)
         window.start_engine(None if missing else path)
         if missing:
             window.report_error(f"{args.run}: no such file")

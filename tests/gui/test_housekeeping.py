@@ -95,3 +95,32 @@ def test_open_offers_the_task_dialog_when_it_cannot_infer(qtbot, window, untrain
     assert len(asked) == 1 and asked[0][1]  # pre-filled with the best candidate
     assert 0.0 <= asked[0][2] < 0.5
     assert opened.args[0].task.spec == "mul"
+
+
+def test_app_shows_the_example_curves_before_torch(tmp_path):
+    """Launch → the example's curves (and Run panel facts) are in the first paint, torch not yet imported."""
+    import subprocess
+    import sys
+
+    from grokviz.gui.launch import CONTENT_MARKER, EXIT_AFTER_CONTENT_ENV
+    from grokviz.training_process import child_environment
+
+    env = dict(child_environment(), QT_QPA_PLATFORM="offscreen", GROKVIZ_SETTINGS=str(tmp_path / "s.ini"),
+               **{EXIT_AFTER_CONTENT_ENV: "1"})
+    done = subprocess.run([sys.executable, "-m", "grokviz"], env=env, capture_output=True, text=True, timeout=120)
+    line = next(line for line in done.stdout.splitlines() if line.startswith(CONTENT_MARKER))
+    assert "curves=1" in line and "heavy_imports=0" in line
+    assert done.returncode == 0
+
+
+def test_history_sketch_paints_the_preview(qtbot, small_run_file):
+    from grokviz.core.quickread import read_preview
+    from grokviz.gui.history_sketch import HistorySketch
+
+    sketch = HistorySketch(read_preview(small_run_file))
+    qtbot.addWidget(sketch)
+    sketch.resize(600, 400)
+    image = sketch.grab().toImage()
+    assert sketch.painted
+    colours = {image.pixelColor(x, y).name() for x in range(0, 600, 4) for y in range(400)}
+    assert {"#0072b2", "#d55e00"} <= colours  # the train and test curves are drawn
