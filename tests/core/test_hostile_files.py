@@ -586,3 +586,41 @@ def test_checksum_round_trip_and_tolerance(tmp_path):
     data["progress"] = {"added": "by a newer grokviz"}  # not covered, tolerated
     path = save(tmp_path, "extra", data)
     assert grokviz.load_run(path).p == P
+
+
+def test_budgets_are_named_and_raisable(tmp_path, monkeypatch):
+    """A refusal names its limit; raising the limit (a legitimately larger run) lets the file in."""
+    from grokviz.core.errors import RunFileError
+    from grokviz.core.importers import budgets
+
+    path = save(tmp_path, "normal", grokviz_run_dict(P))
+    monkeypatch.setattr(budgets, "MAX_WALK_NODES", 50)
+    with pytest.raises(RunFileError, match="MAX_WALK_NODES"):
+        grokviz.load_run(path)
+    monkeypatch.setattr(budgets, "MAX_PICKLE_OBJECTS", 100)
+    with pytest.raises(RunFileError, match="MAX_PICKLE_OBJECTS"):
+        grokviz.load_run(path)
+    monkeypatch.setattr(budgets, "MAX_WALK_NODES", 10**9)
+    monkeypatch.setattr(budgets, "MAX_PICKLE_OBJECTS", 10**9)
+    assert grokviz.load_run(path).p == P
+
+
+def test_evaluation_is_chunked_and_matches_the_full_logits(monkeypatch):
+    """Tiny chunks and a small row sample give the same per-row results as all logits at once."""
+    from grokviz.core.importers import budgets
+    from grokviz.core.importers.evaluate import _Evaluator, sample_rows
+    from grokviz.core.lastpos import InputLayout, last_position_logits
+    from grokviz.core.tasks import Task
+
+    cfg = ModelConfig(p=P, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    state = state_of(GrokTransformer(cfg))
+    rows = torch.arange(P * P)
+    labels = Task("add", P).labels()
+    full = last_position_logits(state, InputLayout.from_rows(rows, P))
+    monkeypatch.setattr(budgets, "LOGIT_CHUNK_ELEMENTS", 3 * P)  # 3 rows a chunk
+    predictions, losses = _Evaluator(cfg).scores(state, rows, labels)
+    assert torch.equal(predictions, full.argmax(-1))
+    expected = -full.double().log_softmax(-1).gather(-1, labels[:, None])[:, 0]
+    torch.testing.assert_close(losses, expected, rtol=1e-6, atol=1e-9)
+    sample = sample_rows(rows, 10)
+    assert len(sample) == 10 and torch.equal(sample, sample.sort().values) and torch.equal(sample, sample_rows(rows, 10))
