@@ -141,12 +141,14 @@ def _short(value) -> str:
     return repr(value)[:40]
 
 
-def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset(), extra_functions=frozenset()):
+def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset(), extra_functions=frozenset(),
+                wide_ints=frozenset()):
     """Interpret the pickle in ``data[start:]`` on stand-ins; return ``(top value, end offset)``.
 
     ``storage(key, nbytes, pid)`` is called for each storage reference (a missing callback
     refuses them); ``extra_classes``/``extra_functions`` are names the caller will allow torch to
-    build (the TransformerLens config fallback). Raises :class:`PickleRefused`.
+    build (the TransformerLens config fallback); ``wide_ints`` are integers allowed past
+    ``MAX_INT_BITS`` (the legacy format's 77-bit magic number). Raises :class:`PickleRefused`.
     """
     elements, allowed = _tables()
     max_objects, max_key, max_bits = budgets.MAX_PICKLE_OBJECTS, budgets.MAX_KEY_NODES, budgets.MAX_INT_BITS
@@ -416,7 +418,7 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
                 need(1 + length)
                 value = int.from_bytes(data[pos + 1 : pos + 1 + length], "little", signed=True)
                 pos += 1 + length
-                if value.bit_length() > max_bits:
+                if value.bit_length() > max_bits and value not in wide_ints:
                     refuse(f"holds a {value.bit_length()}-bit integer; run files hold counts, sizes and seeds "
                            f"of at most {max_bits} bits (limit budgets.MAX_INT_BITS)")
                 stack.append(value)
