@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from grokviz.core import importers
-from grokviz.core.atomic import atomic_write
+from grokviz.core.atomic import atomic_write, payload_bytes
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
 from grokviz.core.errors import GrokvizError, ParameterError, RunFileError, display_path
@@ -74,7 +74,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
 def save_run(run: Run, path, storage_dtype: torch.dtype = torch.float32) -> None:
     """Atomically write ``run`` to ``path`` (the old file survives any crash mid-save)."""
     data = run_to_dict(run, storage_dtype)
-    with atomic_write(path) as stream:
+    with atomic_write(path, expected_size=payload_bytes(data)) as stream:  # SaveError: one line, run kept
         torch.save(data, stream)
 
 

@@ -475,6 +475,9 @@ def ensure_application():
         if not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         app = QtWidgets.QApplication([])
+    from grokviz.gui.offscreen import close_views_at_exit
+
+    close_views_at_exit()  # no segfault at exit (gui/offscreen.py)
     return app
 
 
