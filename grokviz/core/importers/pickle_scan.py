@@ -58,7 +58,6 @@ class _Blob:
         self.length = length
 
 
-_MARK = object()
 _TENSOR_REBUILDERS = frozenset(
     "torch._utils." + name
     for name in ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter", "_rebuild_parameter_with_state")
@@ -88,14 +87,15 @@ def _storage_element_sizes() -> dict:
     return sizes
 
 
-def _torch_allowed() -> frozenset:
-    """Global names torch's weights-only unpickler allows by default."""
+def _torch_allowed() -> frozenset | None:
+    """Global names torch's weights-only unpickler allows by default (None: unknown here, so
+    torch decides; the calls this scan allows are a fixed list either way)."""
     try:
         from torch._weights_only_unpickler import _get_allowed_globals
 
         return frozenset(_get_allowed_globals())
-    except (ImportError, AttributeError):  # another torch: unknown names go to torch, which decides
-        return frozenset()
+    except (ImportError, AttributeError):
+        return None
 
 
 _CACHE: dict = {}
@@ -198,12 +198,13 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
             refuse_key()
 
     def check_global(name: str):
-        if name in allowed or name in extra_classes or name in extra_functions:
+        if allowed is None or name in allowed or name in extra_classes or name in extra_functions:
             return
         refuse(f"not a plain-data torch file: it asks to import {name[:120]}, which grokviz refuses")
 
     def call(func, args):
         """The stand-in result of ``func(*args)`` (REDUCE), or a refusal."""
+        nonlocal objects
         if type(func) is not _Global:
             refuse(f"not a plain-data torch file: it asks to call {_short(func)}, which grokviz refuses")
         name = func.name
@@ -229,7 +230,6 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
             source = items[0] if items else None
             node = _Node(_CONTAINER_CALLS[name])
             if type(source) is _Node:
-                nonlocal objects
                 objects += source.n
                 node.n = source.n
                 if source.key_tree > max_key:
