@@ -80,9 +80,9 @@ class RunSession:
         self._large_reports = _KeyedCache(LARGE_REPORT_CACHE_SIZE)
         self._store_lock = threading.RLock()
         # the store runs hooked forwards (run_with_cache adds hooks to the module while it runs): it
-        # builds its own module per checkpoint so no other thread's forward on a shared model sees them
-        self.store = ActivationStore(run, max_bytes=max_cache_bytes, max_checkpoints=max_cached_checkpoints,
-                                     model_factory=run.model)
+        # builds its own module per checkpoint (its default, run.model) so no other thread's forward on
+        # a shared model sees them
+        self.store = ActivationStore(run, max_bytes=max_cache_bytes, max_checkpoints=max_cached_checkpoints)
 
     # -- identity ----------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ epochs themselves are :class:`grokviz.core.schedule.Schedule`'s, with a step eng
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -130,9 +131,10 @@ class Trainer:
             trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, fused=True
         )
         ema = [torch.zeros_like(p) for p in trainable] if cfg.grokfast.enabled else None
-        if resume is not None and resume.resume_state:
+        if resume is not None:
+            check_resume_state(resume.resume_state, trainable, cfg.grokfast.enabled)
             optimizer.load_state_dict(resume.resume_state["optimizer"])
-            if ema is not None and resume.resume_state.get("grokfast_ema"):
+            if ema is not None:
                 ema = [t.to(device) for t in resume.resume_state["grokfast_ema"]]
         return model, trainable, optimizer, ema
 
@@ -201,18 +203,33 @@ class Trainer:
             )
 
         def evaluated(step: int, result, elapsed: float) -> None:
-            history.append(step, result.loss.item(), result.test_loss, result.train_acc, result.test_acc)
+            train_loss = result.loss.item()
+            if not math.isfinite(train_loss):
+                raise _Diverged(step, train_loss)
+            history.append(step, train_loss, result.test_loss, result.train_acc, result.test_acc)
             report(step, elapsed)
 
+        def finite_checkpoint(epoch: int) -> None:
+            if not _all_finite(trainable):
+                raise _Diverged(epoch, math.nan)
+            keep_checkpoint(epoch)
+
         def save(epoch: int, elapsed: float) -> None:
+            if not _all_finite(trainable):
+                return  # diverging: the next evaluation or checkpoint stops the run
             self.on_save(self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, "running",
                                         wall_before + elapsed))
 
         if not epochs:
             keep_checkpoint(0)
-        epoch, status, elapsed = Schedule(cfg, engine, optimizer, ema, self.control).run(
-            start, on_evaluated=evaluated, on_checkpoint=keep_checkpoint,
-            on_save=save if self.on_save is not None else None)
+        began = time.perf_counter()
+        try:
+            epoch, status, elapsed = Schedule(cfg, engine, optimizer, ema, self.control).run(
+                start, on_evaluated=evaluated, on_checkpoint=finite_checkpoint,
+                on_save=save if self.on_save is not None else None)
+        except _Diverged as diverged:  # a non-finite loss stops training at the last finite checkpoint
+            return self._diverged(diverged, history, checkpoints, epochs,
+                                  wall_before + time.perf_counter() - began)
         if not history.rows or history.rows[-1][0] != epoch:
             began = time.perf_counter()
             history.append(epoch, *engine.final_metrics())
@@ -222,6 +239,68 @@ class Trainer:
         if self.on_save is not None:
             self.on_save(run)
         return run
+
+
+    # -- divergence (issue 18): a non-finite loss stops training --------------------------------
+    def _diverged(self, diverged, history, checkpoints, epochs, wall) -> Run:
+        """The run rolled back to its last finite checkpoint, status ``diverged``, without resume state
+        (the optimiser's moments are not finite any more); saved through ``on_save`` like any end."""
+        kept = epochs[-1]
+        run = Run(
+            task=self.task, model_config=self.model_config, train_config=self.config, split=self.split,
+            history=history.history().truncate(kept), checkpoint_epochs=list(epochs),
+            checkpoints=list(checkpoints), final_state_dict=dict(checkpoints[-1]), epochs_trained=int(kept),
+            status="diverged", wall_time=wall, device=str(self.device), resume_state=None,
+            explicit_indices=self.resume_from.explicit_indices if self.resume_from else None,
+            notes=[f"training diverged at epoch {diverged.epoch} (train loss {diverged.loss}); kept the last "
+                   f"finite checkpoint, epoch {kept}"],
+        )
+        if self.on_save is not None:
+            self.on_save(run)
+        return run
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, loss: float):
+        super().__init__(epoch, loss)
+        self.epoch, self.loss = epoch, loss
+
+
+def _all_finite(tensors) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def check_resume_state(state, trainable, grokfast: bool) -> None:
+    """A resume state must hold an AdamW state for every trainable tensor (and the Grokfast EMA
+    when Grokfast is on); an empty or partial one would silently restart the optimiser."""
+    def bad(reason):
+        raise ParameterError("--resume", f"the file's optimiser state is unusable ({reason}); "
+                             "it cannot be resumed bit-for-bit")
+
+    if not isinstance(state, dict) or not state:
+        bad("missing or empty")
+    optimizer = state.get("optimizer")
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("state"), dict) \
+            or not isinstance(optimizer.get("param_groups"), list):
+        bad("no AdamW state")
+    moments = optimizer["state"]
+    if len(moments) != len(trainable):
+        bad(f"{len(moments)} parameter states for {len(trainable)} trainable tensors")
+    for index, parameter in enumerate(trainable):
+        entry = moments.get(index)
+        if not isinstance(entry, dict):
+            bad(f"no state for parameter {index}")
+        for key in ("exp_avg", "exp_avg_sq"):
+            tensor = entry.get(key)
+            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(parameter.shape):
+                bad(f"parameter {index}: {key} missing or of the wrong shape")
+            if not bool(torch.isfinite(tensor).all()):
+                bad(f"parameter {index}: {key} is not finite")
+    if grokfast:
+        ema = state.get("grokfast_ema")
+        if not isinstance(ema, (list, tuple)) or len(ema) != len(trainable) or any(
+                not isinstance(t, torch.Tensor) or tuple(t.shape) != tuple(q.shape) for t, q in zip(ema, trainable)):
+            bad("Grokfast is on but its EMA is missing or of the wrong shape")
 
 
 def _to_cpu(value):

@@ -49,8 +49,11 @@ def _app():
 
     from grokviz.gui.appearance import configure_application
 
+    from grokviz.gui.offscreen import close_views_at_exit
+
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["grokviz-bench"])
     configure_application(app)
+    close_views_at_exit()
     return app
 
 

@@ -49,7 +49,17 @@ class AppState(QtCore.QObject):
 
     @property
     def session(self):
-        """The open run's :class:`~grokviz.analysis.session.RunSession` (None while nothing is open)."""
+        """The open run's :class:`~grokviz.analysis.session.RunSession` (None while nothing is open).
+
+        Made on first use (:func:`~grokviz.analysis.session.session_of`: one per run object, so the
+        tabs, the Explorer and export that hold the same run share it); safe from any thread."""
+        run = self._run
+        if run is None:
+            return None
+        if self._session is None or self._session.run is not run:
+            from grokviz.analysis.session import session_of
+
+            self._session = session_of(run)
         return self._session
 
     @property
@@ -65,12 +75,7 @@ class AppState(QtCore.QObject):
     def set_run(self, run, summary: dict | None = None, epoch: int | None = None) -> None:
         """Open ``run`` in every view; the checkpoint moves to ``epoch`` (default: the final one)."""
         self._run = run
-        if run is None:
-            self._session = None
-        else:
-            from grokviz.analysis.session import session_of
-
-            self._session = session_of(run)
+        self._session = None
         self._epochs = sorted(int(e) for e in run.epochs) if run is not None else []
         self._summary = dict(summary or {})
         self._epoch = None
@@ -123,7 +128,7 @@ class AppState(QtCore.QObject):
     def model(self, epoch: int | None = None):
         """The run's model at ``epoch`` (default: the current checkpoint) from the session's locked
         LRU: safe from any thread (the Explorer's worker asks for it). Shared: do not modify it."""
-        session = self._session
+        session = self.session
         if session is None:
             return None
         return session.model(self._epoch if epoch is None else int(epoch))

@@ -66,6 +66,7 @@ def test_widget_follows_app_state(qtbot, tiny_run):
     widget.show()
     qtbot.waitUntil(lambda: widget.state.tensor is not None, timeout=10_000)
     assert widget.source_controls.hook_combo.currentText() == "blocks.0.hook_resid_post"  # the default hook
+    assert widget.source.session is app_state.session  # the Explorer reads the app's one session
     widget.select(hook="blocks.0.hook_resid_post", position="=", ordering="[c, a]")
     assert widget.state.tensor.names == ("d_model", "c", "a")
     assert widget.state.context.key_frequencies == (2, 5)

@@ -68,3 +68,22 @@ def test_ensemble_training_matches_per_cell_trainer(tmp_path):
         torch.testing.assert_close(torch.as_tensor(ensemble.history.test_loss),
                                    torch.as_tensor(single.history.test_loss), rtol=2e-2, atol=1e-3)
         assert ensemble.resume_state["optimizer"]["state"].keys() == single.resume_state["optimizer"]["state"].keys()
+
+
+def test_ensemble_stops_when_asked_and_keeps_valid_runs(tmp_path):
+    from grokviz.core.runfile import load_run
+    from grokviz.sweep.ensemble import train_ensemble
+    from grokviz.sweep.spec import SweepSpec
+
+    spec = SweepSpec.from_mapping({"task": "add", "p": 7, "seeds": [1, 2], "epochs": 500, "frac_train": 0.5,
+                                   "eval_every": 10, "d_model": 16, "n_heads": 2, "d_head": 8, "d_mlp": 32})
+    cells = spec.cells()
+    seen = []
+    records = train_ensemble(cells, tmp_path, torch.device("cpu"), stop=lambda: len(seen) >= 2,
+                             on_progress=lambda *progress: seen.append(progress))
+    assert [(r["status"], r["epochs_done"]) for r in records] == [("pending", 11)] * 2  # the sweep resumes them
+    assert [epoch for epoch, _, _ in seen] == [0, 10]
+    for cell in cells:
+        run = load_run(tmp_path / f"{cell.name}.pt")
+        assert run.status == "cancelled" and run.epochs_trained == 11 and run.history.epoch[-1] == 11
+        assert run.resume_state["optimizer"]["state"]

@@ -241,7 +241,7 @@ class ExplorerWidget(QtWidgets.QWidget):
         from grokviz.analysis.session import session_of
         from grokviz.gui.explorer.source import AnalysisExplorerSource
 
-        session = session_of(run)
+        session = getattr(self.app_state, "session", None) or session_of(run)  # the app's one session
         keys = (self.app_state.summary or {}).get("key_freqs")
         self.model.epoch = self.app_state.checkpoint_epoch
         self.set_source(AnalysisExplorerSource(session, key_frequencies=keys))

@@ -93,11 +93,11 @@ class ProgressView(AnalysisTab):
 
     def compute(self, run, epoch, context):
         from grokviz.analysis.session import session_of
-        from grokviz.gui.tabs import compute
+        from grokviz.gui import report_arrays
 
         report = context.report if context is not None else None
         cancelled = (lambda: context.cancelled) if context is not None else None
-        return compute.progress_view(session_of(run), self.max_checkpoints, report=report, cancelled=cancelled)
+        return report_arrays.progress_view(session_of(run), self.max_checkpoints, report=report, cancelled=cancelled)
 
     def describe(self, result):
         phases = "; ".join(f"{n} {s:,.0f}–{e:,.0f}" for n, s, e in result["phases"]) or "no phases detected"
