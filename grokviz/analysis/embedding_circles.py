@@ -13,8 +13,11 @@ ideal positions e_t = exp(±2πi·k·u_t/n),
 
 the share of the points' spread explained by one common radius and phase, r·e^{iθ}·e_t. It is 1
 exactly when every point sits at the same radius at angle θ ± 2πk·u_t/n (equal radii, equally
-spaced angles in order k·u); unequal radii, jittered or shuffled angles lower it, and points with
-no relation to the wave give about 1/(number of tokens).
+spaced angles in order k·u); unequal radii, jittered or shuffled angles lower it. The plane is
+chosen from the same points, so an embedding with no structure still shows a partial circle: N
+random tokens in d_model dimensions score about d_model / (d_model + N) (0.53 for p = 113,
+d_model = 128, measured), and ``plane_share`` (the share of the centred embedding's variance that
+lies in the plane; 2/d_model for noise) tells whether the circle carries much of the embedding.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ class OperandCircles:
     n: int
     points: torch.Tensor
     circularity: list  # per frequency
+    plane_share: list  # per frequency: share of the centred embedding's variance in the plane
 
     def to_json(self) -> dict:
-        return {"operand": self.operand, "n": self.n, "circularity": self.circularity}
+        return {"operand": self.operand, "n": self.n, "circularity": self.circularity, "plane_share": self.plane_share}
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ class EmbeddingCircles:
 
     def to_json(self) -> dict:
         return {"frequencies": self.frequencies,
-                "circularity": {o.operand: dict(zip(map(str, self.frequencies), o.circularity)) for o in self.operands}}
+                "circularity": {o.operand: dict(zip(map(str, self.frequencies), o.circularity)) for o in self.operands},
+                "plane_share": {o.operand: dict(zip(map(str, self.frequencies), o.plane_share)) for o in self.operands}}
 
 
 def _waves(coordinate: torch.Tensor, n: int, k: int) -> torch.Tensor:
@@ -88,6 +93,14 @@ def circularity(points: torch.Tensor, coordinate: torch.Tensor, n: int, k: int) 
     return best
 
 
+def _plane_share(embed: torch.Tensor, points: torch.Tensor, coordinate: torch.Tensor) -> float:
+    inside = coordinate >= 0
+    rows = embed[inside].double()
+    total = float((rows - rows.mean(0)).square().sum())
+    plane = points[inside]
+    return float((plane - plane.mean(0)).square().sum()) / total if total > 0 else float("nan")
+
+
 def embedding_circles(embed: torch.Tensor, task, frequencies) -> EmbeddingCircles:
     """Points and circularity per frequency for operand a (and b when its coordinates differ).
 
@@ -103,5 +116,6 @@ def embedding_circles(embed: torch.Tensor, task, frequencies) -> EmbeddingCircle
         planes = [plane_points(embed, coordinate, maps.n, int(k)) for k in frequencies]
         points = torch.stack(planes) if planes else torch.zeros(0, len(coordinate), 2, dtype=torch.float64)
         scores = [circularity(plane, coordinate, maps.n, int(k)) for plane, k in zip(planes, frequencies)]
-        out.append(OperandCircles(name, coordinate.tolist(), maps.n, points.float(), scores))
+        shares = [_plane_share(embed, plane, coordinate) for plane in planes]
+        out.append(OperandCircles(name, coordinate.tolist(), maps.n, points.float(), scores, shares))
     return EmbeddingCircles([int(k) for k in frequencies], out)

@@ -1,0 +1,169 @@
+"""Drawing and CSV for the §6b analyses (clock vs pizza, embedding circles, …), shared by their tabs
+and ``grokviz export``. Every number comes from a report (:mod:`grokviz.analysis.reports`); this
+module only presents it (pyqtgraph, on a given ``PlotItem``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from grokviz.gui import colormaps
+from grokviz.gui.export import CurveData, ImageData
+from grokviz.gui.figures import _colorbar, _font, _image, _legend, add_cursor, curve, style_plot
+
+S_G_COLOR = "#0072B2"
+Q_COLOR = "#D55E00"
+CIRCLES_MAX_FREQUENCIES = 6
+
+
+def session_for(run):
+    """The run's shared :class:`~grokviz.analysis.session.RunSession` (one per run object)."""
+    from grokviz.analysis import session as sessions
+
+    if hasattr(sessions, "session_of"):
+        return sessions.session_of(run)
+    found = run.__dict__.get("_grokviz_session")
+    if found is None:
+        found = run.__dict__["_grokviz_session"] = sessions.RunSession(run)
+    return found
+
+
+# ----------------------------------------------------------------------------- clock vs pizza
+
+def clock_pizza_csv(history) -> CurveData:
+    out = CurveData(x_label="epoch", comment=f"clock vs pizza (Zhong et al. 2023) over checkpoints; "
+                                            f"{history.n_triples} random (a, b, c), seed {history.seed}")
+    out.add("gradient_symmetricity", history.epochs, history.gradient_symmetricity)
+    out.add("distance_irrelevance", history.epochs, history.distance_irrelevance)
+    return out
+
+
+def draw_clock_pizza_history(plot: pg.PlotItem, history, epoch=None):
+    """s_g and q over training, with the paper's clock / pizza values as dotted guides."""
+    from grokviz.analysis.clock_pizza import PAPER_VALUES
+
+    _legend(plot, offset=(10, 10))
+    epochs = np.asarray(history.epochs, dtype=float)
+    plot.addItem(curve(epochs, np.asarray(history.gradient_symmetricity, dtype=float), pen=pg.mkPen(S_G_COLOR, width=2),
+                       symbol="o", symbolSize=4, symbolBrush=S_G_COLOR, symbolPen=None, name="gradient symmetricity s_g"))
+    plot.addItem(curve(epochs, np.asarray(history.distance_irrelevance, dtype=float), pen=pg.mkPen(Q_COLOR, width=2),
+                       symbol="s", symbolSize=4, symbolBrush=Q_COLOR, symbolPen=None, name="distance irrelevance q"))
+    for name, (s_g, q) in PAPER_VALUES.items():
+        for value, color in ((s_g, S_G_COLOR), (q, Q_COLOR)):
+            line = pg.InfiniteLine(value, angle=0, pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DotLine),
+                                   label=f"{name}", labelOpts={"position": 0.02, "color": color, "anchors": [(0, 1), (0, 1)]})
+            plot.addItem(line)
+    style_plot(plot, f"Clock vs pizza over training ({history.n_triples} random (a, b, c), seed {history.seed})",
+               "epoch", "score")
+    plot.setYRange(-0.05, 1.1, padding=0)
+    return add_cursor(plot, epoch)
+
+
+def clock_pizza_grid_csv(result) -> ImageData:
+    grid = result.correct_logit
+    rows, cols = grid.axes
+    return ImageData(grid.data.numpy(), row_labels=[str(i) for i in range(rows.size)],
+                     column_labels=[str(i) for i in range(cols.size)], row_axis=rows.name, column_axis=cols.name,
+                     comment=f"correct-class logit; s_g {result.gradient_symmetricity:.4f}, "
+                             f"q {result.distance_irrelevance:.4f}, verdict {result.verdict}")
+
+
+def draw_clock_pizza_grid(plot: pg.PlotItem, result, epoch=None, colorbar=True):
+    """The correct-class logit over [a + b, a − b]: a clock is flat along a − b, a pizza striped.
+
+    ``colorbar``: True adds one, an existing ``ColorBarItem`` is re-bound; returns the bar (or None)."""
+    grid = result.correct_logit
+    values = grid.data.numpy()
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    image = _image(plot, values, colormaps.sequential(), (low, high))
+    if isinstance(colorbar, pg.ColorBarItem):  # a tab redrawing: rebind its bar
+        colorbar.setImageItem(image)
+        colorbar.setLevels((low, high))
+    elif colorbar:
+        colorbar = _colorbar(plot, image, colormaps.sequential(), (low, high), "correct-class logit")
+    rows, cols = grid.axes
+    at = f" at epoch {epoch}" if epoch is not None else ""
+    style_plot(plot, f"Correct logit{at}: s_g {result.gradient_symmetricity:.2f}, q {result.distance_irrelevance:.2f} "
+                     f"→ {result.verdict}", f"{cols.name} (mod {cols.size})", f"{rows.name} (mod {rows.size})")
+    plot.setXRange(-0.5, cols.size - 0.5, padding=0)
+    plot.setYRange(-0.5, rows.size - 0.5, padding=0)
+    return colorbar
+
+
+# ----------------------------------------------------------------------------- embedding circles
+
+def circles_csv(frame, epoch=None) -> CurveData:
+    """One long table: per operand and frequency, each token's (x, y) on the plane."""
+    out = CurveData(x_label="x", comment=f"W_E on each key frequency's (cos k, sin k) plane"
+                                         + (f" at epoch {epoch}" if epoch is not None else "")
+                                         + "; series = operand_k_axis, rows = tokens 0…p−1")
+    for circles in frame.operands:
+        points = circles.points.numpy()
+        tokens = np.arange(points.shape[1])
+        for j, k in enumerate(frame.frequencies):
+            out.add(f"{circles.operand}_k{k}_x (circularity {circles.circularity[j]:.4f})", tokens, points[j, :, 0])
+            out.add(f"{circles.operand}_k{k}_y", tokens, points[j, :, 1])
+    return out
+
+
+class CirclePlot:
+    """One frequency's scatter with token labels; :meth:`show` moves the points (cheap per frame)."""
+
+    def __init__(self, plot: pg.PlotItem, p: int, label_every: int = 1):
+        self.plot = plot
+        self.scatter = pg.ScatterPlotItem(size=7, pen=None)
+        plot.addItem(self.scatter)
+        colors = colormaps.cyclic().map(np.linspace(0, 1, p, endpoint=False), mode="qcolor")
+        self.brushes = [pg.mkBrush(c) for c in colors]
+        self.labels = []
+        for token in range(0, p, max(1, label_every)):
+            text = pg.TextItem(str(token), color="#333", anchor=(0.5, 1.1))
+            text.setFont(_font(7))
+            plot.addItem(text)
+            self.labels.append((token, text))
+        plot.setAspectLocked(True)
+        plot.hideButtons()
+        plot.getViewBox().setMouseEnabled(False, False)
+        style_plot(plot)
+
+    def show(self, points: np.ndarray, coordinate, n: int, k: int, score: float, operand: str = "a"):
+        """``points`` [token, 2]; colours follow the position k·u mod n on the ideal circle."""
+        coordinate = np.asarray(coordinate)
+        inside = (coordinate >= 0) & np.isfinite(points).all(1)
+        order = (k * coordinate) % n
+        brushes = [self.brushes[int(order[t] * len(self.brushes) / n) % len(self.brushes)] for t in np.flatnonzero(inside)]
+        self.scatter.setData(pos=points[inside], brush=brushes)
+        for token, text in self.labels:
+            if inside[token]:
+                text.setPos(float(points[token, 0]), float(points[token, 1]))
+                text.setVisible(True)
+            else:
+                text.setVisible(False)
+        radius = float(np.nanmax(np.abs(points[inside]))) if inside.any() else 1.0
+        radius = radius * 1.2 if radius > 0 else 1.0
+        self.plot.setRange(xRange=(-radius, radius), yRange=(-radius, radius), padding=0)
+        self.plot.setTitle(f"k = {k} ({operand}) · circularity {score:.2f}", size="10pt", color="#000")
+
+
+def circle_layout(layout: pg.GraphicsLayout, frame, p: int, label_every: int = 1, columns: int = 3) -> list:
+    """One :class:`CirclePlot` per (operand, frequency) of ``frame`` in ``layout``; returns them."""
+    plots = []
+    count = 0
+    for circles in frame.operands:
+        for j, k in enumerate(frame.frequencies[:CIRCLES_MAX_FREQUENCIES]):
+            item = layout.addPlot(row=count // columns, col=count % columns)
+            plots.append((circles.operand, j, CirclePlot(item, p, label_every)))
+            count += 1
+    return plots
+
+
+def show_circles(plots: list, frame) -> None:
+    by_operand = {c.operand: c for c in frame.operands}
+    for operand, j, plot in plots:
+        circles = by_operand[operand]
+        plot.show(circles.points[j].numpy(), circles.coordinate, circles.n, frame.frequencies[j],
+                  circles.circularity[j], operand)
