@@ -167,3 +167,91 @@ def show_circles(plots: list, frame) -> None:
         circles = by_operand[operand]
         plot.show(circles.points[j].numpy(), circles.coordinate, circles.n, frame.frequencies[j],
                   circles.circularity[j], operand)
+
+
+# ----------------------------------------------------------------------------- export
+
+def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None) -> list:
+    """The §6b figures of ``run`` at ``epoch`` (final by default) into ``directory``; returns FigureRecords."""
+    from grokviz.gui.figures import FigureRecord, _run_label, new_canvas, save_canvas
+
+    session = session_for(run)
+    epoch = session.resolve_epoch(epoch)
+    label = _run_label(run)
+    records = []
+
+    def figure(name, title, caption, draw, csv_data):
+        canvas = new_canvas()
+        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=3, size="10pt", color="#555")
+        draw(canvas)
+        record = FigureRecord(name, title, caption)
+        record.files = save_canvas(canvas, directory, name, formats, csv_data)
+        records.append(record)
+
+    if report is not None:
+        report(0.0, "Clock vs pizza over checkpoints…")
+    history = session.report("clock_pizza_history", max_checkpoints=100)
+    current = session.report("clock_pizza", epoch)
+
+    def draw_clock_pizza(canvas):
+        draw_clock_pizza_history(canvas.addPlot(row=1, col=0), history, epoch)
+        draw_clock_pizza_grid(canvas.addPlot(row=1, col=1), current, epoch)
+    figure("08_clock_pizza", f"Clock vs pizza (epoch {epoch}): {current.verdict}",
+           f"Gradient symmetricity s_g {current.gradient_symmetricity:.3f} and distance irrelevance q "
+           f"{current.distance_irrelevance:.3f} ({current.n_triples} random (a, b, c), seed {current.seed}) → "
+           f"{current.verdict}; paper: clock 0.33 / 0.85, pizza 0.99 / 0.17. Right: the correct-class logit "
+           "ordered by (a + b, a − b).", draw_clock_pizza,
+           {"": clock_pizza_csv(history), "_correct_logit": clock_pizza_grid_csv(current)})
+
+    if report is not None:
+        report(0.5, "Embedding circles…")
+    circles = session.report("embedding_circles", epoch, frequencies=tuple(_circle_frequencies(session)))
+    if circles.frequencies:
+        def draw_circles(canvas):
+            inner = canvas.ci.addLayout(row=1, col=0)
+            show_circles(circle_layout(inner, circles, run.p), circles)
+        scores = ", ".join(f"k={k}: {s:.2f}" for k, s in zip(circles.frequencies, circles.operands[0].circularity))
+        figure("09_embedding_circles", f"Embedding circles (epoch {epoch})",
+               f"W_E's number tokens on each key frequency's (cos k, sin k) plane, coloured by k·a mod p; "
+               f"circularity (1 = equal radii at equal angles in order k·a) {scores}.", draw_circles,
+               circles_csv(circles, epoch))
+    return records
+
+
+def _circle_frequencies(session) -> list:
+    from grokviz.analysis.reports.embedding_circles import final_key_frequencies
+
+    return final_key_frequencies(session)
+
+
+def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=None) -> str:
+    """The Circles tab's animation over every checkpoint as a GIF (Pillow) at ``path``."""
+    from PIL import Image
+    from PySide6 import QtGui, QtWidgets
+
+    from grokviz.gui.figures import _run_label, new_canvas
+
+    history = session_for(run).report("embedding_circles_history")
+    if not history.frequencies:
+        raise ValueError("the final model has no key frequencies: no circles to animate")
+    canvas = new_canvas(size)
+    title = canvas.ci.addLabel("", row=0, col=0, size="11pt", color="#333")
+    inner = canvas.ci.addLayout(row=1, col=0)
+    plots = circle_layout(inner, history.frames[0], run.p)
+    canvas.show()
+    frames = []
+    for index, (epoch, frame) in enumerate(zip(history.epochs, history.frames)):
+        title.setText(f"{_run_label(run)} · embedding circles · epoch {epoch}")
+        show_circles(plots, frame)
+        QtWidgets.QApplication.processEvents()
+        image = canvas.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+        buffer = bytes(image.constBits())[: image.sizeInBytes()]
+        frame_image = Image.frombuffer("RGB", (image.width(), image.height()), buffer, "raw", "RGB",
+                                       image.bytesPerLine(), 1)
+        frames.append(frame_image.quantize(colors=128))
+        if report is not None:
+            report((index + 1) / len(history.epochs), f"frame {index + 1}/{len(history.epochs)}")
+    canvas.hide()
+    canvas.deleteLater()
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0, optimize=False)
+    return str(path)
