@@ -70,7 +70,8 @@ class CirclesView(AnalysisTab):
             return
         p = len(result.frames[0].operands[0].coordinate)
         every = 1 if self.labels_box.isChecked() else 0
-        self.circle_plots = mf.circle_layout(self.canvas.ci, result.frames[0], p, label_every=every or p + 1)
+        self.circle_plots = mf.circle_layout(self.canvas.ci, result.frames[0], p, label_every=every or p + 1,
+                                             frames=result.frames)
         self.frame_index = None
         self.checkpoint_moved(self.epoch)
 
