@@ -166,13 +166,29 @@ class CirclePlot:
         """``points`` [token, 2]; colours follow the position k·u mod n on the ideal circle."""
         coordinate = np.asarray(coordinate)
         inside = (coordinate >= 0) & np.isfinite(points).all(1)
-        self.scatter.setData(pos=points[inside], brush=self._brushes_for(coordinate, inside, n, k))
         labelled = self.label_tokens[inside[self.label_tokens]]
-        self.labels.setData(pos=points[labelled], symbol=[self._label_symbols[t] for t in labelled])
+        key = (k, n, inside.tobytes(), coordinate.tobytes())
+        if key == self._brushes_key:  # same points, same colours: only move them
+            _move(self.scatter, points[inside])
+            _move(self.labels, points[labelled])
+        else:
+            self.scatter.setData(pos=points[inside], brush=self._brushes_for(coordinate, inside, n, k))
+            self.labels.setData(pos=points[labelled], symbol=[self._label_symbols[t] for t in labelled])
         if self._radius is None:
             self.set_radius(float(np.abs(points[inside]).max()) if inside.any() else 1.0)
-        if title:
-            self.plot.setTitle(f"k = {k} ({operand}) · circularity {score:.2f}", size="10pt", color="#000")
+        text = f"k = {k} ({operand}) · circularity {score:.2f}"
+        if title and text != getattr(self, "_title", None):
+            self._title = text
+            self.plot.setTitle(text, size="10pt", color="#000")
+
+
+def _move(scatter: pg.ScatterPlotItem, positions: np.ndarray) -> None:
+    """New positions for a scatter's existing points (no per-point restyling, unlike ``setData``)."""
+    scatter.data["x"] = positions[:, 0]
+    scatter.data["y"] = positions[:, 1]
+    scatter.prepareGeometryChange()
+    scatter.bounds = [None, None]
+    scatter.invalidate()
 
 
 def circle_layout(layout: pg.GraphicsLayout, frame, p: int, label_every: int = 1, columns: int = 3,
@@ -199,6 +215,93 @@ def show_circles(plots: list, frame) -> None:
         circles = by_operand[operand]
         plot.show(circles.points[j].numpy(), circles.coordinate, circles.n, frame.frequencies[j],
                   circles.circularity[j], operand)
+
+
+# ----------------------------------------------------------------------------- learned epochs
+
+TRAIN_COLOR = "#0072B2"
+TEST_COLOR = "#D55E00"
+
+
+def learned_grid(result, task, layout: str = "ab", inputs: str = "all", by_epoch=None) -> tuple:
+    """(values [rows, cols] float with NaN for blank cells, row name, column name, note).
+
+    ``layout`` "ab" (rows a, columns b) or "ca" (rows c, columns a); ``inputs`` all / train / test;
+    ``by_epoch`` blanks inputs not yet learned for good by then (the tab's checkpoint)."""
+    from grokviz.analysis.labelled import LabelledTensor
+    from grokviz.analysis.reorder import reorder
+
+    values = result.learned.data.double()
+    values = values.masked_fill(values < 0, float("nan"))
+    keep = result.valid.clone()
+    if inputs == "train":
+        keep &= result.train
+    elif inputs == "test":
+        keep &= ~result.train
+    if by_epoch is not None:
+        keep &= (result.learned.data >= 0) & (result.learned.data <= int(by_epoch))
+    values = values.masked_fill(~keep, float("nan"))
+    grid = LabelledTensor(values, result.learned.axes)
+    note = ""
+    if layout == "ca":
+        grid = reorder(grid, task, "ca")
+        note = grid.note
+    return grid.data.double().numpy(), grid.names[0], grid.names[1], note
+
+
+def learned_grid_csv(result, task, layout: str = "ab") -> ImageData:
+    values, rows, cols, note = learned_grid(result, task, layout)
+    train = result.train.double().numpy()
+    p = values.shape[0]
+    return ImageData(values, row_labels=[str(i) for i in range(p)], column_labels=[str(i) for i in range(p)],
+                     row_axis=rows, column_axis=cols,
+                     comment="epoch from which the input is predicted correctly at every later checkpoint "
+                             f"(empty: wrong at the final one); {int(train.sum())} training inputs. {note}")
+
+
+def draw_learned_grid(plot: pg.PlotItem, result, task, layout="ab", inputs="all", by_epoch=None, colorbar=True):
+    """Heatmap of the learned epoch; blank = not learned (yet). Returns the colour bar (see the clock grid)."""
+    values, rows, cols, note = learned_grid(result, task, layout, inputs, by_epoch)
+    levels = (float(result.epochs[0]), float(max(result.epochs[-1], result.epochs[0] + 1)))
+    image = _image(plot, values, colormaps.sequential(), levels)
+    if isinstance(colorbar, pg.ColorBarItem):
+        colorbar.setImageItem(image)
+    elif colorbar:
+        colorbar = _colorbar(plot, image, colormaps.sequential(), levels, "epoch learned")
+    shown = int(np.isfinite(values).sum())
+    upto = f" by epoch {by_epoch}" if by_epoch is not None else ""
+    style_plot(plot, f"Learned for good{upto}: {shown} {inputs if inputs != 'all' else ''} inputs"
+                     + (f" ({note})" if note else ""), cols, rows)
+    p = values.shape[0]
+    plot.setXRange(-0.5, p - 0.5, padding=0)
+    plot.setYRange(-0.5, p - 0.5, padding=0)
+    return colorbar
+
+
+def learned_histogram_csv(result) -> CurveData:
+    histogram = result.histogram()
+    out = CurveData(x_label="epoch", comment="inputs learned for good at each stored checkpoint; never: "
+                                            f"{histogram['never']}")
+    out.add("train", histogram["epochs"], histogram["train"])
+    out.add("test", histogram["epochs"], histogram["test"])
+    return out
+
+
+def draw_learned_histogram(plot: pg.PlotItem, result, epoch=None):
+    """Inputs learned for good per checkpoint, train and test stacked."""
+    histogram = result.histogram()
+    epochs = np.asarray(histogram["epochs"], dtype=float)
+    width = float(np.median(np.diff(epochs))) * 0.8 if len(epochs) > 1 else 1.0
+    train, test = np.asarray(histogram["train"], float), np.asarray(histogram["test"], float)
+    _legend(plot)
+    plot.addItem(pg.BarGraphItem(x=epochs, height=train, width=width, brush=TRAIN_COLOR, pen=None, name="train"))
+    plot.addItem(pg.BarGraphItem(x=epochs, y0=train, height=test, width=width, brush=TEST_COLOR, pen=None, name="test"))
+    for name, color in (("train", TRAIN_COLOR), ("test", TEST_COLOR)):
+        plot.legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=color, pen=None), name)
+    never = histogram["never"]
+    style_plot(plot, f"When inputs are learned (never: train {never['train']}, test {never['test']})",
+               "epoch", "inputs learned for good")
+    return add_cursor(plot, epoch)
 
 
 # ----------------------------------------------------------------------------- export
@@ -247,6 +350,22 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
                f"W_E's number tokens on each key frequency's (cos k, sin k) plane, coloured by k·a mod p; "
                f"circularity (1 = equal radii at equal angles in order k·a) {scores}.", draw_circles,
                circles_csv(circles, epoch))
+    if report is not None:
+        report(0.7, "When each input is learned…")
+    learned = session.report("learned_epochs")
+
+    def draw_learned(canvas):
+        draw_learned_grid(canvas.addPlot(row=1, col=0), learned, run.task, "ab")
+        draw_learned_grid(canvas.addPlot(row=1, col=1), learned, run.task, "ca")
+        draw_learned_histogram(canvas.addPlot(row=2, col=0, colspan=2), learned, epoch)
+    summary = learned.to_json()["summary"]
+    figure("10_learned_epochs", "When each input is learned",
+           "Per input, the epoch from which it is predicted correctly at every later stored checkpoint, over "
+           f"[a, b] and [c, a], and as a histogram; train median {summary['train']['median_epoch']}, test median "
+           f"{summary['test']['median_epoch']}, never learned: train {summary['train']['never']}, test "
+           f"{summary['test']['never']}.", draw_learned,
+           {"": learned_grid_csv(learned, run.task, "ab"), "_ca": learned_grid_csv(learned, run.task, "ca"),
+            "_histogram": learned_histogram_csv(learned)})
     return records
 
 

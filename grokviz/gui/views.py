@@ -35,7 +35,7 @@ from typing import Callable
 
 from PySide6 import QtCore, QtWidgets
 
-VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress", "Clock-Pizza", "Circles")
+VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress", "Clock-Pizza", "Circles", "Learned")
 
 DEFAULT_VIEW_MODULES = {
     "Explorer": "grokviz.gui.explorer",
@@ -45,6 +45,7 @@ DEFAULT_VIEW_MODULES = {
     "Progress": "grokviz.gui.tabs.progress",
     "Clock-Pizza": "grokviz.gui.tabs.clock_pizza",
     "Circles": "grokviz.gui.tabs.circles",
+    "Learned": "grokviz.gui.tabs.learned",
 }
 
 VIEW_DESCRIPTIONS = {
@@ -56,6 +57,7 @@ VIEW_DESCRIPTIONS = {
     "Progress": "progress measures over checkpoints (restricted and excluded loss, Gini, weight norm)",
     "Clock-Pizza": "clock vs pizza over training: gradient symmetricity, distance irrelevance, the correct logit",
     "Circles": "the token embeddings on each key frequency's plane, animated over checkpoints",
+    "Learned": "when each input is learned for good, over [a, b] and [c, a], and as a histogram",
 }
 
 _FACTORIES: dict[str, Callable] = {}

@@ -66,3 +66,25 @@ def test_circles_tab_animates(qtbot, state, small_run):
     qtbot.waitUntil(lambda: state.checkpoint_epoch == small_run.epochs[3], timeout=5000)
     tab.play_button.setChecked(False)
     assert not tab.timer.isActive()
+
+
+def test_learned_tab_shows_inputs_learned_by_the_checkpoint(qtbot, state, small_run):
+    from grokviz.gui import mechanism_figures as mf
+    from grokviz.gui.tabs.learned import LearnedView
+
+    tab = _tab(qtbot, LearnedView, state)
+    result = tab.result
+    assert result is mf.session_for(small_run).report("learned_epochs")
+    final, _, _, _ = mf.learned_grid(result, small_run.task, "ab", by_epoch=small_run.epochs[-1])
+    assert np.isfinite(final).sum() == int(result.correct[-1].sum())
+    # an earlier checkpoint shows fewer inputs; [c, a] shows the same inputs re-indexed
+    state.set_checkpoint_epoch(small_run.epochs[1])
+    early, _, _, _ = mf.learned_grid(result, small_run.task, "ab", by_epoch=small_run.epochs[1])
+    assert np.isfinite(early).sum() <= np.isfinite(final).sum()
+    assert tab._cursor.value() == small_run.epochs[1]
+    tab.layout_combo.setCurrentIndex(1)
+    ca, rows, cols, _ = mf.learned_grid(result, small_run.task, "ca", by_epoch=small_run.epochs[1])
+    assert (rows, cols) == ("c", "a") and np.isfinite(ca).sum() == np.isfinite(early).sum()
+    tab.inputs_combo.setCurrentIndex(2)  # test inputs only
+    test_only, _, _, _ = mf.learned_grid(result, small_run.task, "ab", "test")
+    assert not np.isfinite(test_only[result.train.numpy()]).any()
