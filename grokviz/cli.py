@@ -11,6 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
+from grokviz.core.cli_options import add_task_options, task_from_args, task_spec_from_args
+from grokviz.core.example import example_path
+
 EXIT_BAD_INPUT = 2
 
 
@@ -20,84 +23,161 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"grokviz: error: {message}", file=sys.stderr)
+    from grokviz.core.errors import display_path
+
+    print(f"grokviz: error: {display_path(message)}", file=sys.stderr)  # one line, no raw control characters
     return code
 
 
-def _at_least_one(text: str) -> int:
-    """argparse type: an integer ≥ 1 (a bad value is one line and exit status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, not {text!r}")
-    return value
+# -- explicitly given options (resume conflicts) ------------------------------------------------
+
+_UNSET = type("Unset", (), {"__repr__": lambda self: "<not given>"})()
 
 
-# -- shared options --------------------------------------------------------------------------------
-
-def add_task_options(parser, required: bool = False, p_required: bool = False) -> None:
-    parser.add_argument("--task", required=required, help="add, sub, mul, div, pow (or pow:m=4,n=3)")
-    parser.add_argument("--m", type=int, default=None, help="exponent of a for pow")
-    parser.add_argument("--n", type=int, default=None, help="exponent of b for pow")
-    if p_required is not None:
-        parser.add_argument("--p", type=int, default=113 if not p_required else None, required=p_required, help="modulus")
-
-
-def task_from_args(args, p: int | None = None):
-    """The Task the options describe, or None when --task was not given."""
-    from grokviz.core.tasks import parse_task
-
-    if not getattr(args, "task", None):
-        if args.m is not None or args.n is not None:
-            from grokviz.core.errors import ParameterError
-
-            raise ParameterError("--task", "--m/--n need --task pow")
-        return None
-    return parse_task(args.task, p if p is not None else args.p, args.m, args.n)
+def _track_given(parser) -> None:
+    """Let :func:`_resolve_given` tell the options the user typed from defaults (``args.given``)."""
+    defaults = {}
+    for action in parser._actions:
+        if action.option_strings and action.default is not argparse.SUPPRESS and action.dest != "help":
+            defaults[action.dest] = action.default
+            action.default = _UNSET
+    parser.set_defaults(_given_defaults=defaults)
 
 
-def task_spec_from_args(args):
-    """A task spec string for importers (p comes from the file), or None."""
-    if not getattr(args, "task", None):
-        return None
-    spec = args.task
-    extra = [f"{k}={v}" for k, v in (("m", args.m), ("n", args.n)) if v is not None]
-    if extra:
-        spec = f"{spec.split(':')[0]}:{','.join(extra)}"
-    return spec
-
-
-def example_path() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("grokviz.resources").joinpath("example_run.pt")))
+def _resolve_given(args) -> None:
+    defaults = getattr(args, "_given_defaults", None)
+    args.given = set()
+    if defaults is None:
+        return
+    for dest, default in defaults.items():
+        if getattr(args, dest, _UNSET) is _UNSET:
+            setattr(args, dest, default)
+        else:
+            args.given.add(dest)
 
 
 # -- sub-commands -------------------------------------------------------------------------------
 
-def cmd_train(args) -> int:
+# options whose value a resumed run takes from its file: (argparse dest, flag, value in the file)
+RESUME_FIXED = (
+    ("seed", "--seed", lambda run: run.model_config.seed),
+    ("data_seed", "--data-seed", lambda run: run.split.seed),
+    ("split", "--split", lambda run: run.split.kind),
+    ("frac_train", "--frac-train", lambda run: run.split.frac_train),
+    ("lr", "--lr", lambda run: run.train_config.lr),
+    ("weight_decay", "--weight-decay", lambda run: run.train_config.weight_decay),
+    ("checkpoint_every", "--checkpoint-every", lambda run: run.train_config.checkpoint_every),
+    ("eval_every", "--eval-every", lambda run: run.train_config.eval_every),
+    ("warmup", "--warmup", lambda run: run.train_config.warmup_steps),
+    ("grokfast", "--grokfast", lambda run: run.train_config.grokfast.enabled),
+    ("grokfast_alpha", "--grokfast-alpha", lambda run: run.train_config.grokfast.alpha),
+    ("grokfast_lambda", "--grokfast-lambda", lambda run: run.train_config.grokfast.lamb),
+    ("d_model", "--d-model", lambda run: run.model_config.d_model),
+    ("n_heads", "--n-heads", lambda run: run.model_config.n_heads),
+    ("d_head", "--d-head", lambda run: run.model_config.d_head),
+    ("d_mlp", "--d-mlp", lambda run: run.model_config.d_mlp),
+)
+
+
+def resume_conflicts(args, previous) -> list[str]:
+    """The options given on the command line that differ from the run being resumed."""
+    from grokviz.core.errors import GrokvizError
+
+    given = getattr(args, "given", set())
+    conflicts = [f"{flag} {getattr(args, dest)} (the run has {value(previous)})"
+                 for dest, flag, value in RESUME_FIXED if dest in given and getattr(args, dest) != value(previous)]
+    if given & {"task", "m", "n", "p"}:
+        try:
+            wanted = task_from_args(args, p=args.p if "p" in given else previous.p) if args.task else None
+        except GrokvizError:
+            wanted = None
+        if "p" in given and args.p != previous.p:
+            conflicts.append(f"--p {args.p} (the run has {previous.p})")
+        if wanted is None or wanted.spec != previous.task.spec:
+            conflicts.append(f"--task {task_spec_from_args(args) or '?'} (the run is {previous.task.spec})")
+    return conflicts
+
+
+def _check_output(flag: str, path: Path, force: bool, resuming: Path | None = None) -> None:
+    """Up front: ``path`` can be written, and it is not another file that would be replaced silently."""
     from grokviz.core.atomic import check_writable
-    from grokviz.core.config import GrokfastConfig, ModelConfig, TrainConfig
+    from grokviz.core.errors import ParameterError, display_path
+
+    try:
+        check_writable(path)
+    except OSError as error:
+        raise ParameterError(flag, f"cannot write {display_path(path)}: {error}") from None
+    same = resuming is not None and path.exists() and resuming.exists() and path.samefile(resuming)
+    if path.exists() and not same and not force:
+        raise ParameterError(flag, f"{display_path(path)} already exists; pass --force to replace it"
+                                   + ("" if resuming is not None else ", or --resume it to continue that run"))
+
+
+class _Saver:
+    """``on_save`` for the trainer: a failed save is one line and never loses the run in memory.
+
+    On a failure it writes to a fallback file next to the output, else in the temp directory,
+    says where, and keeps saving there; :attr:`path` is where the run is (None: nowhere).
+    """
+
+    def __init__(self, out: Path):
+        import os
+        import tempfile
+        import time
+
+        name = f"{out.stem}.unsaved-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{out.suffix or '.pt'}"
+        self.out, self.path, self.failed = out, out, []
+        self.targets = list(dict.fromkeys([out, out.with_name(name), Path(tempfile.gettempdir()) / name]))
+
+    def __call__(self, run) -> None:
+        from grokviz.core.atomic import SaveError
+        from grokviz.core.errors import display_path
+        from grokviz.core.runfile import save_run
+
+        start = self.targets.index(self.path) if self.path is not None else 0
+        for target in self.targets[start:] + self.targets[:start]:
+            try:
+                save_run(run, target)
+            except SaveError as error:
+                if str(error) not in self.failed:
+                    self.failed.append(str(error))
+                    print(f"grokviz: {error}", file=sys.stderr)
+                continue
+            if target != self.path:
+                print(f"grokviz: saved the run to {display_path(target)} instead", file=sys.stderr)
+            self.path = target
+            return
+        self.path = None
+
+
+def cmd_train(args) -> int:
+    from grokviz.core.config import GrokfastConfig, ModelConfig, TrainConfig, check_memory_budget
     from grokviz.core.data import SplitSpec
-    from grokviz.core.errors import ParameterError
+    from grokviz.core.errors import ParameterError, display_path
     from grokviz.core.progressbar import ProgressBar, format_duration
-    from grokviz.core.runfile import load_run, save_run
+    from grokviz.core.runfile import load_run
     from grokviz.core.training import Trainer, TrainingControl
 
+    if args.out is not None and not args.out.strip():
+        raise ParameterError("--out", "is empty; give a file name")
+    if args.resume is not None and not args.resume.strip():
+        raise ParameterError("--resume", "is empty; give a run file")
+    if not args.out and not args.resume:
+        raise ParameterError("--out", "required (the run file to write)")
     out = Path(args.out or args.resume)
-    try:
-        check_writable(out)
-    except OSError as error:
-        raise ParameterError("--out", f"cannot write {out}: {error}") from None
+    _check_output("--out", out, args.force, Path(args.resume) if args.resume else None)
     if args.resume:
         previous = load_run(args.resume)
         if previous.resume_state is None:
-            raise ParameterError("--resume", f"{args.resume} has no optimiser state to resume from")
+            raise ParameterError("--resume", f"{display_path(args.resume)} has no optimiser state to resume from")
+        conflicts = resume_conflicts(args, previous)
+        if conflicts:
+            raise ParameterError("--resume", f"{display_path(args.resume)} was trained with other settings: "
+                                 f"{'; '.join(conflicts)}. Drop those options (a resumed run keeps its recipe)")
         epochs = args.epochs if args.epochs is not None else previous.train_config.epochs
-        train_config = TrainConfig.from_dict({**previous.train_config.to_dict(), "epochs": epochs,
-                                              **({"device": args.device} if args.device else {})})
+        overrides = {"epochs": epochs, **({"device": args.device} if args.device else {}),
+                     **({"save_every_seconds": args.save_every} if "save_every" in args.given else {})}
+        train_config = TrainConfig.from_dict({**previous.train_config.to_dict(), **overrides})
         if epochs <= previous.epochs_trained:
             raise ParameterError("--epochs", f"the run already has {previous.epochs_trained} epochs; ask for more")
         task, split, model_config = previous.task, previous.split, previous.model_config
@@ -115,6 +195,7 @@ def cmd_train(args) -> int:
             device=args.device or "auto", save_every_seconds=args.save_every,
         )
         previous = None
+    check_memory_budget(model_config, train_config, split.frac_train)
     control = TrainingControl()
     bar = ProgressBar(train_config.epochs)
 
@@ -129,32 +210,57 @@ def cmd_train(args) -> int:
         print("\ngrokviz: stopping after this epoch and saving (Ctrl-C again to abort)", file=sys.stderr)
         control.cancel()
 
+    saver = _Saver(out)
     trainer = Trainer(task, split, model_config, train_config, control=control, on_progress=on_progress,
-                      on_save=lambda run: save_run(run, out), resume_from=previous)
+                      on_save=saver, resume_from=previous)
     old_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
         run = trainer.run()
     finally:
         signal.signal(signal.SIGINT, old_handler)
         bar.close()
+    if saver.path is None:
+        return _fail(f"the trained run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
+    if run.status == "diverged":
+        return _fail(f"{run.notes[-1]}; saved {display_path(saver.path)}", 1)
     last = run.history.last()
     grokked = run.grokked_epoch()
     print(f"{run.status}: {run.epochs_trained} epochs in {format_duration(run.wall_time)} on {run.device}; "
           f"train loss {last['train_loss']:.3g}, test loss {last['test_loss']:.3g}, "
           f"test acc {last['test_acc'] * 100:.1f}%, grokked at {grokked if grokked is not None else '—'}; "
-          f"saved {out}", file=sys.stderr)
+          f"saved {display_path(saver.path)}", file=sys.stderr)
+    if saver.path != out:
+        return 1  # the run is safe, but not where it was asked for
     return 0 if run.status == "finished" else 130
 
 
-def run_info(run) -> dict:
-    from grokviz.analysis.spectrum import key_frequencies
+def json_safe(info: dict) -> dict:
+    """``info`` with NaN and ±inf as None, each one named in ``notes`` (for strict JSON)."""
+    import math
+    import numbers
 
-    model = run.model()
-    return run.summary(key_freqs=[int(k) for k in key_frequencies(model).frequencies])
+    replaced = []
+
+    def clean(value, where):
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, int)) and not math.isfinite(value):
+            replaced.append(f"{where} is {float(value)} (written as null)")
+            return None
+        return value
+
+    cleaned = clean(info, "")
+    if replaced:
+        cleaned["notes"] = list(cleaned.get("notes") or []) + replaced
+    return cleaned
 
 
 def cmd_info(args) -> int:
-    from grokviz.core.runfile import load_run
+    from grokviz.analysis.reports import to_json
+    from grokviz.analysis.session import open_session
+    from grokviz.core.errors import display_path
 
     if args.example:
         path = example_path()
@@ -162,16 +268,16 @@ def cmd_info(args) -> int:
         path = args.run
     else:
         return _fail("info needs a RUN file or --example")
-    run = load_run(path, task=task_spec_from_args(args))
-    info = run_info(run)
+    summary = open_session(path, task=task_spec_from_args(args)).report("summary")
     if args.json:
-        print(json.dumps(info, indent=2, default=float))
+        print(json.dumps(to_json(json_safe(summary)), indent=2, allow_nan=False))
         return 0
+    info = to_json(summary)
     def fmt(x, pct=False):
         return "—" if x is None else (f"{x * 100:.2f} %" if pct else f"{x:.4g}")
     model = info["model"]
     lines = [
-        f"file          {path} ({info['source_format']})",
+        f"file          {display_path(path)} ({info['source_format']})",
         f"task          {info['formula']}",
         f"model         d_model {model['d_model']}, {model['n_heads']} heads × d_head {model['d_head']}, d_mlp {model['d_mlp']}",
         f"split         {info['split']['kind']} seed {info['split']['seed']}, frac_train {info['split']['frac_train']}",
@@ -179,7 +285,7 @@ def cmd_info(args) -> int:
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
         f"grokked at    {info['grokked_epoch'] if info['grokked_epoch'] is not None else 'not grokked'}",
-        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none'}",
+        f"key freqs     {', '.join(map(str, info['key_freqs'])) or 'none' if info['key_freqs'] is not None else '—'}",
     ]
     lines += [f"note          {note}" for note in info["notes"]]
     print("\n".join(lines))
@@ -187,31 +293,28 @@ def cmd_info(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from grokviz.core.atomic import check_writable
-    from grokviz.core.errors import ParameterError
-    from grokviz.core.runfile import load_run, save_run
+    from grokviz.core.errors import ParameterError, display_path
+    from grokviz.core.runfile import load_run
 
-    try:
-        check_writable(args.output)
-    except OSError as error:
-        raise ParameterError("OUT", f"cannot write {args.output}: {error}") from None
+    if not args.output.strip():
+        raise ParameterError("OUT", "is empty; give a file name")
+    output = Path(args.output)
+    same = output.exists() and Path(args.input).exists() and output.samefile(args.input)
+    _check_output("OUT", output, args.force or same)
     run = load_run(args.input, task=task_spec_from_args(args))
-    save_run(run, args.output)
-    print(f"wrote {args.output}: {run.task.formula}, {run.epochs_trained} epochs, "
+    saver = _Saver(output)
+    saver(run)
+    if saver.path is None:
+        return _fail(f"the converted run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
+    print(f"wrote {display_path(saver.path)}: {run.task.formula}, {run.epochs_trained} epochs, "
           f"{len(run.checkpoint_epochs)} checkpoints" + "".join(f"; {n}" for n in run.notes), file=sys.stderr)
-    return 0
+    return 0 if saver.path == output else 1
 
 
 def cmd_gui(args) -> int:
     from grokviz.gui.launch import main as gui_main
 
     return gui_main([args.run] if getattr(args, "run", None) else [])
-
-
-def cmd_bench(args) -> int:
-    from grokviz.bench import dispatch
-
-    return dispatch(args)
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -226,9 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="total epochs (default 25000)")
     train.add_argument("--out", help="run file to write")
     train.add_argument("--resume", help="continue this run file (written back to --out or itself)")
+    train.add_argument("--force", action="store_true", help="replace an existing --out file")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    train.add_argument("--seed", type=int, default=999, help="model init seed")
-    train.add_argument("--data-seed", type=int, default=598, help="split seed")
+    train.add_argument("--seed", type=int, default=999, help="model init seed, in [0, 2**63)")
+    train.add_argument("--data-seed", type=int, default=598, help="split seed, in [0, 2**63)")
     train.add_argument("--split", choices=["randperm", "shuffle"], default="randperm")
     train.add_argument("--frac-train", type=float, default=0.3)
     train.add_argument("--lr", type=float, default=1e-3)
@@ -245,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--d-mlp", type=int, default=512)
     train.add_argument("--save-every", type=float, default=120.0, help="seconds between crash-safe saves")
     train.set_defaults(handler=cmd_train)
+    _track_given(train)  # after every option: a resumed run refuses options that differ from its file
 
     info = sub.add_parser("info", help="summarise a run file (any supported format)")
     info.add_argument("run", nargs="?")
@@ -256,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert = sub.add_parser("convert", help="write any supported run file as a grokviz run file")
     convert.add_argument("input")
     convert.add_argument("output")
+    convert.add_argument("--force", action="store_true", help="replace an existing OUT file")
     add_task_options(convert, p_required=None)
     convert.set_defaults(handler=cmd_convert)
 
@@ -266,21 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _extensions():
         register(sub)
 
-    bench = sub.add_parser("bench", help="benchmarks (ratios against an in-process baseline)")
-    bench.add_argument("what", choices=["train", "analysis", "gui", "sweep"])
-    bench.add_argument("--p", default=None, help="comma-separated moduli")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
-    bench.add_argument("--rounds", type=_at_least_one, default=None,
-                       help="train: trainer runs, each with a, b and c interleaved window by window (default 3)")
-    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
 def _extensions():
-    """Sub-commands living next to their layer (analysis, export, sweep)."""
+    """Sub-commands living next to their layer (analysis, export, sweep, bench), imported by name: the
+    command line sits below bench (design.md §1) and never imports it."""
     registers = []
-    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli"):
+    for module_name in ("grokviz.analysis.cli", "grokviz.gui.export_cli", "grokviz.sweep.cli", "grokviz.bench"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as error:
@@ -298,6 +397,13 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also during start-up (imports, parsing): one line, no traceback
+        return _fail("interrupted", 130)
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] != "gui":  # the app shows its window before importing torch; its jobs flush
         from grokviz.core.perf import flush_denormals
@@ -307,6 +413,7 @@ def main(argv=None) -> int:
         return cmd_gui(argparse.Namespace(run=None))
     parser = build_parser()
     args = parser.parse_args(argv)
+    _resolve_given(args)
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -316,10 +423,13 @@ def main(argv=None) -> int:
         return int(args.handler(args) or 0)
     except GrokvizError as error:
         return _fail(str(error))
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
     except MemoryError:
         return _fail("out of memory (try a smaller p or fewer checkpoints)", 1)
+    except OSError as error:  # a file the command reads or writes: one line
+        from grokviz.core.atomic import describe_os_error
+
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        return _fail(f"{where}{describe_os_error(error) if error.errno else error}")
 
 
 if __name__ == "__main__":

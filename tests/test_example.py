@@ -2,7 +2,8 @@
 
 import json
 
-from grokviz.cli import example_path, main
+from grokviz.cli import main
+from grokviz.core.example import example_path
 
 
 def test_info_example(capsys):

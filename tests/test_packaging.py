@@ -48,3 +48,17 @@ def test_only_gui_imports_qt():
 def test_core_does_not_import_analysis():
     for path in (ROOT / "grokviz" / "core").rglob("*.py"):
         assert not [m for m in imported_modules(path) if m.startswith("grokviz.analysis")], path
+
+
+def test_import_contracts_hold():
+    """pyproject.toml's import-linter contracts (layers, no Qt below gui, no cycles) hold; a broken
+    one prints which import breaks it."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+                             "sys.argv[1:] = ['--no-cache']; lint_imports_command()"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "Contracts: 3 kept, 0 broken" in result.stdout

@@ -12,5 +12,8 @@ Modules, one job each:
 * ``symmetry`` — symmetry scores about a = c/2 and the c/2 cosine model.
 * ``progress`` — restricted / excluded loss, cos-coefficients, weight norms, Gini, per checkpoint.
 * ``phases`` — memorisation, grokking and end of clean-up epochs.
+* ``session`` — :class:`RunSession`: one run's models, activations and reports, cached and thread-safe.
+* ``reports`` — the registry of reports (summary, spectrum, symmetry, attention, neurons, measures,
+  progress, phases, analyze, …): every number a view, the CLI or export shows is computed there.
 * ``cli`` — ``grokviz analyze``.
 """

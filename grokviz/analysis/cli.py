@@ -1,119 +1,65 @@
-"""``grokviz analyze RUN``: key frequencies, neuron clusters, symmetry, c/2 model and progress measures.
+"""``grokviz analyze``: the report registry on the command line (design.md §9).
 
-Registered by :func:`grokviz.cli.build_parser` through ``register(subparsers)``.
+``grokviz analyze RUN [--json] [--checkpoint E] [--progress]`` prints the combined ``analyze``
+report; ``--report NAME`` prints one report; ``--list`` lists them. Registered by
+:func:`grokviz.cli.build_parser` through ``register(subparsers)``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-import math
 import sys
 
 from grokviz.core.errors import ParameterError
 
-SYMMETRY_HOOKS = (
-    "hook_embed", "blocks.0.hook_resid_pre", "blocks.0.attn.hook_z", "blocks.0.hook_attn_out",
-    "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out",
-    "blocks.0.hook_resid_post", "logits",
-)
-
 
 def register(subparsers) -> None:
-    from grokviz.cli import add_task_options
+    from grokviz.core.cli_options import add_task_options
 
-    parser = subparsers.add_parser("analyze", help="analyse a run: key frequencies, symmetry, progress measures")
-    parser.add_argument("run", help="run file (any supported format)")
+    parser = subparsers.add_parser("analyze", help="analyse a run: key frequencies, symmetry, progress measures, …",
+                                   description="Run grokviz's reports on a run file. Without --report: the "
+                                               "combined report (key frequencies, clusters, symmetry, c/2 model, "
+                                               "progress measures, phases). --list shows every report.")
+    parser.add_argument("run", nargs="?", help="run file (any supported format)")
     parser.add_argument("--checkpoint", type=int, default=None, help="epoch to analyse (default: final)")
+    parser.add_argument("--report", default=None, metavar="NAME", help="run one report (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the reports and exit")
+    parser.add_argument("--max-checkpoints", type=int, default=None,
+                        help="run-wide reports (progress, phases): at most this many checkpoints, evenly spread")
     add_task_options(parser, p_required=None)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--progress", action="store_true", help="add per-checkpoint progress measures")
     parser.set_defaults(handler=cmd_analyze)
 
 
-def _clean(value):
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+def _print_list() -> None:
+    from grokviz.analysis.reports import specs
+
+    rows = [(s.name, s.title, "per checkpoint" if s.per_checkpoint else "run-wide") for s in specs()]
+    width = max(len(r[0]) for r in rows)
+    title_width = max(len(r[1]) for r in rows)
+    for name, title, kind in rows:
+        print(f"{name:<{width}}  {title:<{title_width}}  {kind}")
 
 
-def analyze(run, epoch=None, progress: bool = False, on_progress=None) -> dict:
-    """The ``analyze`` report as a plain dict (see the module docstring)."""
-    from grokviz.analysis.cache import ActivationStore
-    from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
-    from grokviz.analysis.phases import detect_phases
-    from grokviz.analysis.progress import ProgressSetup, measure_model, progress_measures
-    from grokviz.analysis.reorder import layout_note
-    from grokviz.analysis.spectrum import key_frequency_report
-    from grokviz.analysis.symmetry import hook_c2_r2, hook_symmetry
-
-    if epoch is not None and int(epoch) not in run.epochs:
-        raise ParameterError("--checkpoint", f"no checkpoint at epoch {epoch}; available: "
-                             f"{run.epochs[0]} … {run.epochs[-1]} ({len(run.epochs)} epochs)")
-    epoch = run.epochs[-1] if epoch is None else int(epoch)
-    model = run.model(epoch)
-    fraction = neuron_frequency_fraction(model)
-    keys = key_frequency_report(model, fraction)
-    clusters = neuron_clusters(fraction)
-    store = ActivationStore(run, max_checkpoints=1)
-    note = layout_note(run.task, "ca")
-    symmetry = hook_symmetry(store, run.task, SYMMETRY_HOOKS, epoch, position=2)
-    symmetry_at_a = hook_symmetry(store, run.task, ("hook_embed", "blocks.0.hook_resid_pre"), epoch, position=0)
-    c2 = hook_c2_r2(store, run.task, keys.frequencies, SYMMETRY_HOOKS, epoch) if not note else {}
-    train_rows, test_rows = run.indices()
-    measures = measure_model(ProgressSetup.build(run.task, train_rows, test_rows, keys.frequencies), model)
-    report = {
-        "run": str(run.path or ""),
-        "task": run.task.spec,
-        "formula": run.task.formula,
-        "epoch": epoch,
-        "key_freqs": keys.frequencies,
-        "key_freq_scores": keys.scores,
-        "key_freqs_W_U": keys.from_W_U.frequencies,
-        "key_freqs_agree": keys.agree,
-        "neuron_clusters": {k: n for k, n in keys.cluster_sizes.items()},
-        "neurons_clustered": sum(len(v) for v in clusters.values()),
-        "symmetry": symmetry,
-        "symmetry_at_a": symmetry_at_a,
-        "c2_model_r2": c2,
-        "layout_note": note,
-        "restricted_loss": measures["restricted_loss"],
-        "excluded_loss": measures["excluded_loss"],
-        "excluded_loss_per_freq": measures["excluded_loss_per_freq"],
-        "train_loss": measures["train_loss"],
-        "test_loss": measures["test_loss"],
-        "cos_sim": measures["cos_sim"],
-        "weight_norm": measures["weight_norm"],
-        "gini_W_E": measures["gini_W_E"],
-        "gini_W_L": measures["gini_W_L"],
-        "notes": keys.notes,
-    }
-    table = None
-    if progress:
-        table = progress_measures(run, key_freqs=keys.frequencies, on_progress=on_progress)
-        report["progress"] = table.records()
-    report["phases"] = detect_phases(run.history, table).to_dict()
-    return _clean(report)
+def _fmt(x) -> str:
+    return "—" if x is None else f"{x:.4g}"
 
 
-def _print_text(report: dict) -> None:
-    def fmt(x):
-        return "—" if x is None else f"{x:.4g}"
-
+def _print_analyze(report: dict) -> None:
     lines = [
         f"{report['formula']}, epoch {report['epoch']}",
         f"key freqs        {', '.join(map(str, report['key_freqs'])) or 'none'}"
         + ("" if report["key_freqs_agree"] else f"   (W_U: {report['key_freqs_W_U']})"),
         "neuron clusters  " + (", ".join(f"{k}: {n}" for k, n in report["neuron_clusters"].items()) or "none"),
-        f"losses           train {fmt(report['train_loss'])}, test {fmt(report['test_loss'])}, "
-        f"restricted {fmt(report['restricted_loss'])}, excluded {fmt(report['excluded_loss'])}",
-        "symmetry at =    " + ", ".join(f"{h.split('.')[-1]} {fmt(s)}" for h, s in report["symmetry"].items()),
+        f"losses           train {_fmt(report['train_loss'])}, test {_fmt(report['test_loss'])}, "
+        f"restricted {_fmt(report['restricted_loss'])}, excluded {_fmt(report['excluded_loss'])}",
+        "symmetry at =    " + ", ".join(f"{h.split('.')[-1]} {_fmt(s)}" for h, s in report["symmetry"].items()),
     ]
     if report["c2_model_r2"]:
-        lines.append("c/2 model R²     " + ", ".join(f"{h.split('.')[-1]} {fmt(s)}" for h, s in report["c2_model_r2"].items()))
+        lines.append("c/2 model R²     " + ", ".join(f"{h.split('.')[-1]} {_fmt(s)}"
+                                                      for h, s in report["c2_model_r2"].items()))
     if report["layout_note"]:
         lines.append(f"note             {report['layout_note']}")
     phases = report["phases"]
@@ -123,19 +69,74 @@ def _print_text(report: dict) -> None:
     print("\n".join(lines))
 
 
-def _print_progress(done: int, total: int, epoch: int) -> None:
-    print(f"\ranalyze: checkpoint {done}/{total} (epoch {epoch})", end="" if done < total else "\n",
-          file=sys.stderr, flush=True)
+def _short(value) -> str:
+    """One line for a JSON value: itself when short, else its shape."""
+    text = json.dumps(value)
+    if len(text) <= 100:
+        return text
+    if isinstance(value, list):
+        shape = []
+        while isinstance(value, list):
+            shape.append(len(value))
+            value = value[0] if value else None
+        return f"[{' × '.join(map(str, shape))}] values (--json for all)"
+    if isinstance(value, dict):
+        return f"{{{len(value)} entries: {', '.join(list(map(str, value))[:6])}{', …' if len(value) > 6 else ''}}}"
+    return text[:97] + "…"
+
+
+def _print_generic(name: str, value) -> None:
+    if not isinstance(value, dict):
+        print(f"{name}  {_short(value)}")
+        return
+    width = max((len(str(k)) for k in value), default=0)
+    for key, item in value.items():
+        print(f"{key:<{width}}  {_short(item)}")
+
+
+def _print_progress(fraction: float, text: str) -> None:
+    print(f"\ranalyze: {text}", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+
+
+def _options(spec, args) -> dict:
+    accepted = inspect.signature(spec.compute).parameters
+    options = {}
+    if args.max_checkpoints is not None and "max_checkpoints" in accepted:
+        options["max_checkpoints"] = int(args.max_checkpoints)
+    if args.progress and "with_progress" in accepted:
+        options["with_progress"] = True
+    return options
 
 
 def cmd_analyze(args) -> int:
-    from grokviz.cli import task_spec_from_args
-    from grokviz.core.runfile import load_run
+    from grokviz.analysis.reports import get, to_json
+    from grokviz.analysis.session import open_session
+    from grokviz.core.cli_options import task_spec_from_args
 
-    run = load_run(args.run, task=task_spec_from_args(args))
-    report = analyze(run, args.checkpoint, args.progress, _print_progress if args.progress else None)
+    if args.list:
+        _print_list()
+        return 0
+    if not args.run:
+        raise ParameterError("RUN", "analyze needs a run file (or --list)")
+    name = args.report or "analyze"
+    try:
+        spec = get(name)
+    except KeyError as error:
+        raise ParameterError("--report", error.args[0]) from None
+    if args.max_checkpoints is not None and args.max_checkpoints < 1:
+        raise ParameterError("--max-checkpoints", "must be at least 1")
+    session = open_session(args.run, task=task_spec_from_args(args))
+    epochs = session.epochs
+    if args.checkpoint is not None and int(args.checkpoint) not in epochs:
+        raise ParameterError("--checkpoint", f"no checkpoint at epoch {args.checkpoint}; available: "
+                             f"{epochs[0]} … {epochs[-1]} ({len(epochs)} epochs)")
+    options = _options(spec, args)
+    slow = not spec.per_checkpoint or options.get("with_progress")
+    value = to_json(session.report(name, args.checkpoint, on_progress=_print_progress if slow else None, **options))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(value, indent=2, allow_nan=False))
+    elif name == "analyze":
+        _print_analyze(value)
     else:
-        _print_text(report)
+        _print_generic(name, value)
     return 0

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ACCURACY = 0.99
+from grokviz.core.history import GROKKED_ACCURACY
+
 CATCH_UP_FACTOR = 10.0
 NORM_FLAT = 0.05
 
@@ -61,7 +62,7 @@ def cleanup_end(progress, grokked_epoch: int | None) -> int | None:
     return None
 
 
-def detect_phases(history, progress=None, accuracy: float = ACCURACY) -> Phases:
+def detect_phases(history, progress=None, accuracy: float = GROKKED_ACCURACY) -> Phases:
     """Phase boundaries (epochs) of a run's history (+ progress measures for the clean-up end)."""
     notes = []
     epochs = np.asarray(history.epoch)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from grokviz.analysis.fourier import fourier_basis
-from grokviz.analysis.lastpos import GridReadout
+from grokviz.core.lastpos.grid import GridReadout
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
 

@@ -17,6 +17,30 @@ from grokviz.analysis.cache import token_axis
 from grokviz.analysis.labelled import LabelledTensor
 
 LAYOUTS = ("ab", "ba", "ca", "cb", "ac", "bc")
+POSITIONS = ("a", "b", "=")  # the token positions ``reorder(position=…)`` accepts
+DEFAULT_POSITION = "="  # after attention: where the answer is read out
+DEFAULT_LAYOUT = "ca"  # answer-major: the view in which the c/2 symmetry shows (design.md §6)
+
+
+def layout_label(layout) -> str:
+    """``"ca"`` → ``"[c, a]"`` (how views name an ordering; :func:`reorder` accepts both)."""
+    x_name, y_name = _parse_layout(layout)
+    return f"[{x_name}, {y_name}]"
+
+
+def orderings(task=None) -> tuple[str, ...]:
+    """The orderings a view offers for ``task``, as labels: the list views show (data, not UI).
+    Ragged ones are included — :func:`reorder` marks their invalid cells (design.md §6)."""
+    return tuple(layout_label(layout) for layout in ("ab", "ca", "cb", "ac", "bc", "ba"))
+
+
+def default_ordering(task=None) -> str:
+    return layout_label(DEFAULT_LAYOUT)
+
+
+def parse_layout(layout) -> tuple[str, str]:
+    """The two trailing axis names of a layout or ordering label (``"[c, a]"`` → ``("c", "a")``)."""
+    return _parse_layout(layout)
 
 
 def _parse_layout(layout) -> tuple[str, str]:

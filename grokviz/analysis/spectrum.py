@@ -75,14 +75,15 @@ class KeyFrequencyReport:
     notes: list
 
 
-def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float = 0.85) -> KeyFrequencyReport:
+def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float | None = None) -> KeyFrequencyReport:
     """design.md §6 key frequencies (W_E) with scores; W_U and neuron clusters as cross-checks.
 
     ``neuron_fraction`` is the [freq, neuron] tensor of
     :func:`grokviz.analysis.neurons.neuron_frequency_fraction` (computed when None).
     """
-    from grokviz.analysis.neurons import neuron_clusters, neuron_frequency_fraction
+    from grokviz.analysis.neurons import CLUSTER_THRESHOLD, neuron_clusters, neuron_frequency_fraction
 
+    cluster_threshold = CLUSTER_THRESHOLD if cluster_threshold is None else cluster_threshold
     from_e = key_frequencies(model, "W_E")
     from_u = key_frequencies(model, "W_U")
     if neuron_fraction is None:

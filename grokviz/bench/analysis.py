@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 
 TARGET_CACHE_SECONDS = 0.5
 TARGET_PROGRESS_SECONDS = 10.0

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 
 
 def _spec(p: int, cells: int, epochs: int):

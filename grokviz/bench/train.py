@@ -22,14 +22,15 @@ import time
 
 import torch
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
-from grokviz.core.fastpath import fast_path_flops
+from grokviz.core.lastpos import fast_path_flops
 from grokviz.core.model import GrokTransformer
 from grokviz.core.perf import tune_allocator
 from grokviz.core.tasks import Task
-from grokviz.core.training import Trainer, cross_entropy_float64
+from grokviz.core.engines import cross_entropy_float64
+from grokviz.core.training import Trainer
 
 TARGET_RATIO = 10.0
 TARGET_FLOOR_DISTANCE = 2.0

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 
 from grokviz.core.errors import ParameterError
+
+# Stated ranges of the recipe's numbers (issue 18): outside them training only produces NaN or a
+# file that cannot be opened. Seeds must fit torch's 64-bit generators.
+SEED_LIMIT = 2**63  # seeds lie in [0, SEED_LIMIT)
+LR_MAX = 10.0  # lr in (0, LR_MAX]
+WEIGHT_DECAY_MAX = 100.0  # weight decay in [0, WEIGHT_DECAY_MAX]
+GROKFAST_LAMBDA_MAX = 100.0  # λ in [0, GROKFAST_LAMBDA_MAX]; α in [0, 1)
 
 
 def _positive_int(name: str, value, maximum: int | None = None) -> None:
@@ -12,6 +21,29 @@ def _positive_int(name: str, value, maximum: int | None = None) -> None:
         raise ParameterError(name, f"must be an integer >= 1, got {value!r}")
     if maximum is not None and value > maximum:
         raise ParameterError(name, f"must be at most {maximum}, got {value}")
+
+
+def check_seed(name: str, value) -> None:
+    """A seed is an integer in [0, 2⁶³)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < SEED_LIMIT:
+        raise ParameterError(name, f"must be an integer in [0, 2**63), got {value!r}")
+
+
+def _number_in(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False,
+               what: str = "") -> float:
+    """``value`` as a finite float within the stated interval, else a one-line ParameterError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool):
+        number = math.nan
+    inside = (math.isfinite(number) and (number > low if low_open else number >= low)
+              and (number < high if high_open else number <= high))
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ParameterError(name, f"{what + ' ' if what else ''}must be a finite number in {interval}, got {value!r}")
+    return number
 
 
 # Upper bounds keep a bad config (or file) from asking for absurd allocations.
@@ -35,8 +67,7 @@ class ModelConfig:
     def __post_init__(self):
         for name, maximum in MODEL_LIMITS.items():
             _positive_int(name, getattr(self, name), maximum)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ParameterError("seed", f"must be an integer >= 0, got {self.seed!r}")
+        check_seed("seed", self.seed)
         if self.n_layers != 1:
             raise ParameterError("n_layers", f"grokviz models have exactly one layer, got {self.n_layers}")
         if self.act_fn != "relu":
@@ -74,10 +105,8 @@ class GrokfastConfig:
     lamb: float = 2.0
 
     def __post_init__(self):
-        if not (0.0 <= float(self.alpha) < 1.0):
-            raise ParameterError("grokfast_alpha", f"must lie in [0, 1), got {self.alpha!r}")
-        if float(self.lamb) < 0:
-            raise ParameterError("grokfast_lambda", f"must be >= 0, got {self.lamb!r}")
+        _number_in("grokfast_alpha", self.alpha, 0.0, 1.0, high_open=True)
+        _number_in("grokfast_lambda", self.lamb, 0.0, GROKFAST_LAMBDA_MAX)
 
 
 @dataclass(frozen=True)
@@ -101,10 +130,10 @@ class TrainConfig:
         _positive_int("eval_every", self.eval_every)
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ParameterError("warmup_steps", f"must be an integer >= 0, got {self.warmup_steps!r}")
-        if not (float(self.lr) > 0):
-            raise ParameterError("lr", f"the learning rate must be > 0, got {self.lr!r}")
-        if not (float(self.weight_decay) >= 0):
-            raise ParameterError("weight_decay", f"must be >= 0, got {self.weight_decay!r}")
+        _number_in("lr", self.lr, 0.0, LR_MAX, low_open=True, what="the learning rate")
+        _number_in("weight_decay", self.weight_decay, 0.0, WEIGHT_DECAY_MAX)
+        if not (isinstance(self.save_every_seconds, (int, float)) and float(self.save_every_seconds) > 0):
+            raise ParameterError("save_every", f"must be a number of seconds > 0, got {self.save_every_seconds!r}")
         if len(self.betas) != 2 or not all(0 <= float(b) < 1 for b in self.betas):
             raise ParameterError("betas", f"must be two numbers in [0, 1), got {self.betas!r}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
@@ -125,3 +154,60 @@ class TrainConfig:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(**values)
+
+
+# -- memory budget ----------------------------------------------------------------------------
+
+MEMORY_BUDGET_ENV = "GROKVIZ_MEMORY_BUDGET_GB"  # raise (or lower) the budget for one run
+
+
+def parameter_count(cfg: ModelConfig) -> int:
+    """Weights and biases of the 1-layer model (design.md §2)."""
+    d, heads, d_head, d_mlp, p = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.p
+    attention = 4 * heads * d_head * d + 3 * heads * d_head + d
+    return (cfg.d_vocab * d + cfg.n_ctx * d + attention + 2 * d * d_mlp + d_mlp + d
+            + d * cfg.d_vocab_out + cfg.d_vocab_out)
+
+
+def estimate_training_bytes(cfg: ModelConfig, train: TrainConfig, frac_train: float = 0.3) -> int:
+    """Peak memory of training, roughly: weights with gradient, Adam moments and Grokfast EMA
+    (float32), every kept checkpoint, and the full-batch activations of the training split (per
+    row: logits in float32 and float64, the MLP's pre- and post-activations, a few residuals)."""
+    params = parameter_count(cfg)
+    copies = 4 + (1 if train.grokfast.enabled else 0)  # weights, grad, exp_avg, exp_avg_sq (+ ema)
+    checkpoints = train.epochs // train.checkpoint_every + 2
+    rows = int(frac_train * cfg.p * cfg.p) + 1
+    per_row = 4 * (3 * cfg.p + 3 * cfg.d_mlp + 8 * cfg.d_model + cfg.n_heads * cfg.d_head * 3)
+    return 4 * params * (copies + checkpoints) + rows * per_row
+
+
+def memory_budget_bytes() -> int:
+    """The memory a run may use: ``$GROKVIZ_MEMORY_BUDGET_GB`` if set, else the memory available now."""
+    override = os.environ.get(MEMORY_BUDGET_ENV)
+    if override:
+        try:
+            return int(float(override) * 1024**3)
+        except ValueError:
+            raise ParameterError(MEMORY_BUDGET_ENV, f"must be a number of GB, got {override!r}") from None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: no limit
+
+
+def check_memory_budget(cfg: ModelConfig, train: TrainConfig, frac_train: float = 0.3) -> None:
+    """Refuse (one line) a run whose estimated memory exceeds the budget, before anything is allocated."""
+    needed, budget = estimate_training_bytes(cfg, train, frac_train), memory_budget_bytes()
+    if needed > budget:
+        raise ParameterError(
+            "model", f"p {cfg.p}, d_model {cfg.d_model}, d_mlp {cfg.d_mlp}, {cfg.n_heads} × d_head {cfg.d_head} "
+                     f"with {train.epochs // train.checkpoint_every + 1} checkpoints needs about "
+                     f"{needed / 1024**3:.1f} GB, more than the {budget / 1024**3:.1f} GB available "
+                     f"(use a smaller model, fewer checkpoints, or set {MEMORY_BUDGET_ENV})")

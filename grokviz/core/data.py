@@ -33,6 +33,9 @@ class SplitSpec:
             raise ParameterError("split", f"unknown split {self.kind!r} (choose from {', '.join(SPLIT_KINDS)})")
         if not (0.0 < float(self.frac_train) < 1.0):
             raise ParameterError("frac_train", f"must lie strictly between 0 and 1, got {self.frac_train!r}")
+        from grokviz.core.config import check_seed
+
+        check_seed("data_seed", self.seed)  # torch's generators take 64-bit seeds
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "seed": self.seed, "frac_train": float(self.frac_train)}

@@ -1,5 +1,39 @@
 """The exception types grokviz raises for bad input (never a bare traceback to the user)."""
 
+from __future__ import annotations
+
+import os
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def display_text(text: str) -> str:
+    """``text`` with control characters escaped (see :func:`display_path`)."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def display_path(path) -> str:
+    """``path`` as one safe line: newlines, tabs, ANSI escapes and other control or undecodable
+    characters are shown as Python-style escapes (``\\n``, ``\\x1b``, ``\\udcff``), so a hostile
+    file name can neither break a one-line message nor drive the terminal. Printable text,
+    spaces and non-ASCII letters are kept as they are."""
+    text = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    return display_text(text)
+
 
 class GrokvizError(Exception):
     """Base class: a one-line, user-facing message."""
@@ -14,11 +48,12 @@ class ParameterError(GrokvizError, ValueError):
 
 
 class RunFileError(GrokvizError):
-    """A file that cannot be read as a run; the message says what is wrong and which file."""
+    """A file that cannot be read as a run; the message says what is wrong and which file
+    (shown with :func:`display_path`; ``path`` keeps the name as given)."""
 
     def __init__(self, path, message: str):
         self.path = str(path)
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{display_path(path)}: {display_text(message)}")
 
 
 class TrainingCancelled(GrokvizError):

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 COLUMNS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
+# Grokked (test) / memorised (train): the first evaluation with accuracy ≥ 99 % (design.md §7). The one
+# threshold every phase boundary uses (core.run, analysis.phases, the Training tab).
+GROKKED_ACCURACY = 0.99
 
 
 @dataclass

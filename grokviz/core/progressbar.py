@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
 
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+def format_duration(seconds: float | None) -> str:
+    """``mm:ss`` or ``h:mm:ss``; "—" when unknown (None or not finite)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(max(seconds, 0)))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -44,3 +48,8 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def log(message: str) -> None:
+    """One status line on stderr, flushed at once (the benchmarks' progress)."""
+    print(message, file=sys.stderr, flush=True)

@@ -8,10 +8,10 @@ import torch
 
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
-from grokviz.core.history import History
+from grokviz.core.history import GROKKED_ACCURACY, History
 from grokviz.core.tasks import Task
 
-GROKKED_ACCURACY = 0.99
+__all__ = ["GROKKED_ACCURACY", "Run"]
 
 
 @dataclass
@@ -105,7 +105,8 @@ class Run:
             "test_acc": last["test_acc"],
         }
 
-    def summary(self, key_freqs: list | None = None) -> dict:
+    def summary(self) -> dict:
+        """The run's facts (no analysis: the ``summary`` report adds the key frequencies)."""
         cfg = self.model_config
         summary = {
             "task": self.task.spec,
@@ -125,6 +126,4 @@ class Run:
             "device": self.device,
             "notes": list(self.notes),
         }
-        if key_freqs is not None:
-            summary["key_freqs"] = key_freqs
         return summary

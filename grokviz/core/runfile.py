@@ -8,22 +8,32 @@ Layout (``format_version`` 1)::
     checkpoint_epochs (int64 tensor); checkpoints [state dict, …]; storage_dtype ("float32"/"float16")
     final_state_dict; epochs_trained
     resume {optimizer, grokfast_ema, rng_state} or None
+    checksum {algorithm, keys, crc32}   (CRC-32 of the tensors under keys; absent in older files)
+
+Readers tolerate extra optional top-level keys (e.g. one a newer grokviz adds).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 
-import grokviz
-from grokviz.core.atomic import atomic_write
+from grokviz.core import importers
+from grokviz.core.atomic import atomic_write, payload_bytes
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
-from grokviz.core.errors import GrokvizError, ParameterError, RunFileError
+from grokviz.core.errors import GrokvizError, ParameterError, RunFileError, display_path
 from grokviz.core.history import History
+from grokviz.core.importers.checksum import KEY as CHECKSUM_KEY
+from grokviz.core.importers.checksum import checksum_entry, verify_checksum
+from grokviz.core.importers.validate import brief, check_dense, check_state_dict, int_list
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
+from grokviz.core.version import __version__
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "check_state_dict", "load_run", "run_from_dict", "run_to_dict", "save_run"]
 
 FORMAT_NAME = "grokviz-run"
 FORMAT_VERSION = 1
@@ -34,11 +44,12 @@ def _store(state: dict, dtype: torch.dtype) -> dict:
 
 
 def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
-    """The on-disk dict of a run (checkpoints optionally stored in half precision)."""
-    return {
+    """The on-disk dict of a run (checkpoints optionally stored in half precision), with the
+    checksum of its tensors as the last entry."""
+    data = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "grokviz_version": grokviz.__version__,
+        "grokviz_version": __version__,
         "status": run.status,
         "wall_time": float(run.wall_time),
         "device": str(run.device),
@@ -56,12 +67,14 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
         "notes": list(run.notes),
         "explicit_indices": [t.detach().cpu().long() for t in run.explicit_indices] if run.explicit_indices else None,
     }
+    data[CHECKSUM_KEY] = checksum_entry(data)
+    return data
 
 
 def save_run(run: Run, path, storage_dtype: torch.dtype = torch.float32) -> None:
     """Atomically write ``run`` to ``path`` (the old file survives any crash mid-save)."""
     data = run_to_dict(run, storage_dtype)
-    with atomic_write(path) as stream:
+    with atomic_write(path, expected_size=payload_bytes(data)) as stream:  # SaveError: one line, run kept
         torch.save(data, stream)
 
 
@@ -74,36 +87,37 @@ def _require(path, data: dict, key: str, kinds):
     return value
 
 
-def _finite_state(path, state: dict, what: str) -> None:
-    for name, tensor in state.items():
-        if not isinstance(tensor, torch.Tensor):
-            raise RunFileError(path, f"{what}: {name!r} is a {type(tensor).__name__}, not a tensor")
-        if tensor.is_floating_point() and tensor.dim() > 0 and not bool(torch.isfinite(tensor).all()):
-            raise RunFileError(path, f"{what}: {name!r} contains NaN or infinite values")
+_SCALARS = (str, int, float, bool, type(None))
 
 
-def check_state_dict(path, state, cfg: ModelConfig, what: str) -> None:
-    """Keys and shapes exactly as design.md §2 for ``cfg``; plain (dense), finite values."""
-    from grokviz.core.importers import _dense
-    from grokviz.core.weights import expected_shapes
+def _plain_config(path, data: dict, key: str) -> dict:
+    """A config section: a dict of scalars, short lists of scalars or one level of such dicts
+    (``train_config.grokfast``), checked before the dataclasses see (and print) any value."""
+    section = _require(path, data, key, dict)
+    for name, value in section.items():
+        if not isinstance(name, str):
+            raise RunFileError(path, f"{key} has a non-string key {brief(name)}")
+        inner = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+        if isinstance(value, (list, tuple, dict)) and len(value) > 8:
+            raise RunFileError(path, f"{key}.{name[:40]} is {brief(value)}, expected a number or a short list")
+        for item in inner:
+            if not isinstance(item, _SCALARS):
+                raise RunFileError(path, f"{key}.{name[:40]} holds {brief(item)}, expected plain numbers or names")
+    return section
 
-    if not isinstance(state, dict):
-        raise RunFileError(path, f"{what} is a {type(state).__name__}, not a state dict")
-    reference = expected_shapes(cfg)
-    missing = sorted(set(reference) - set(state))
-    unexpected = sorted(set(state) - set(reference))
-    if missing:
-        raise RunFileError(path, f"{what} lacks {', '.join(missing[:4])}{'…' if len(missing) > 4 else ''}")
-    if unexpected:
-        raise RunFileError(path, f"{what} has unexpected keys {', '.join(unexpected[:4])}")
-    for name, shape in reference.items():
-        tensor = state[name]
-        if not isinstance(tensor, torch.Tensor):
-            raise RunFileError(path, f"{what}: {name!r} is a {type(tensor).__name__}, not a tensor")
-        if tuple(tensor.shape) != tuple(shape):
-            raise RunFileError(path, f"{what}: {name} has shape {list(tensor.shape)}, expected {list(shape)} for p = {cfg.p}")
-        _dense(path, tensor, f"{what}: {name}")
-    _finite_state(path, {k: v for k, v in state.items() if k != "blocks.0.attn.IGNORE"}, what)
+
+def _text(path, data: dict, key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise RunFileError(path, f"{key!r} is {brief(value)}, expected a string")
+    return value
+
+
+def _wall_time(path, data: dict) -> float:
+    value = data.get("wall_time", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise RunFileError(path, f"'wall_time' is {brief(value)}, expected a non-negative number of seconds")
+    return float(value)
 
 
 def run_from_dict(path, data: dict) -> Run:
@@ -114,34 +128,35 @@ def run_from_dict(path, data: dict) -> Run:
     if version > FORMAT_VERSION:
         raise RunFileError(
             path,
-            f"format_version {version} is newer than this grokviz ({grokviz.__version__}) understands "
+            f"format_version {version} is newer than this grokviz ({__version__}) understands "
             f"(≤ {FORMAT_VERSION}); upgrade grokviz",
         )
-    from grokviz.core.importers import _dense, _int_list
-
+    verify_checksum(path, data)  # first: a corrupted file is named as such, not by its symptom
     for name, value in data.items():
         if isinstance(value, torch.Tensor):
-            _dense(path, value, name)
+            check_dense(path, value, name)
     history_data = _require(path, data, "history", dict)
     for name, value in history_data.items():
         if not isinstance(value, torch.Tensor) or value.dim() != 1:
             raise RunFileError(path, f"history column {name!r} is not a 1-D tensor")
-        _dense(path, value, f"history column {name!r}")
+        check_dense(path, value, f"history column {name!r}")
+        if value.is_complex():
+            raise RunFileError(path, f"history column {name!r} is complex, expected real numbers")
     try:
-        task = Task.from_dict(_require(path, data, "task", dict))
-        model_config = ModelConfig.from_dict(_require(path, data, "model_config", dict))
-        train_config = TrainConfig.from_dict(_require(path, data, "train_config", dict))
-        split = SplitSpec.from_dict(_require(path, data, "split", dict))
+        task = Task.from_dict(_plain_config(path, data, "task"))
+        model_config = ModelConfig.from_dict(_plain_config(path, data, "model_config"))
+        train_config = TrainConfig.from_dict(_plain_config(path, data, "train_config"))
+        split = SplitSpec.from_dict(_plain_config(path, data, "split"))
         history = History.from_dict(history_data)
     except RunFileError:
         raise
     except KeyError as error:
         raise RunFileError(path, f"invalid configuration: missing field {error}") from None
-    except (GrokvizError, TypeError, ValueError) as error:
+    except (GrokvizError, TypeError, ValueError, ArithmeticError) as error:
         raise RunFileError(path, f"invalid configuration: {error}") from None
     if model_config.p != task.p:
         raise RunFileError(path, f"model p = {model_config.p} disagrees with task p = {task.p}")
-    epochs = _int_list(path, _require(path, data, "checkpoint_epochs", torch.Tensor), "checkpoint_epochs")
+    epochs = int_list(path, _require(path, data, "checkpoint_epochs", torch.Tensor), "checkpoint_epochs")
     checkpoints = _require(path, data, "checkpoints", list)
     if len(epochs) != len(checkpoints):
         raise RunFileError(path, f"{len(epochs)} checkpoint epochs but {len(checkpoints)} checkpoints")
@@ -161,7 +176,7 @@ def run_from_dict(path, data: dict) -> Run:
                 and all(isinstance(t, torch.Tensor) and t.dim() == 1 for t in indices)):
             raise RunFileError(path, "explicit_indices must be two 1-D index tensors (train, test)")
         for t in indices:
-            _dense(path, t, "explicit_indices")
+            check_dense(path, t, "explicit_indices")
             if t.is_floating_point() or (len(t) and (int(t.min()) < 0 or int(t.max()) >= task.p**2)):
                 raise RunFileError(path, f"explicit_indices must be row numbers in [0, {task.p**2})")
         indices = (indices[0].long(), indices[1].long())
@@ -178,47 +193,14 @@ def run_from_dict(path, data: dict) -> Run:
         epochs_trained=epochs_trained,
         source_format="grokviz",
         path=str(path),
-        status=str(data.get("status", "finished")),
-        wall_time=float(data.get("wall_time", 0.0)),
-        device=str(data.get("device", "cpu")),
+        status=_text(path, data, "status", "finished"),
+        wall_time=_wall_time(path, data),
+        device=_text(path, data, "device", "cpu"),
         resume_state=resume if isinstance(resume, dict) else None,
         explicit_indices=indices,
         notes=list(notes),
-        grokviz_version=str(data.get("grokviz_version", "")),
+        grokviz_version=_text(path, data, "grokviz_version", ""),
     )
-
-
-MAX_FILE_BYTES = 8 * 1024**3
-
-
-def read_raw(path):
-    """``torch.load(weights_only=True)`` with every failure turned into a one-line RunFileError."""
-    path = Path(path)
-    if not path.exists():
-        raise RunFileError(path, "no such file")
-    if path.is_dir():
-        raise RunFileError(path, "is a directory, not a run file")
-    size = path.stat().st_size
-    if size == 0:
-        raise RunFileError(path, "the file is empty")
-    if size > MAX_FILE_BYTES:
-        raise RunFileError(path, f"the file is {size / 1024**3:.1f} GiB, larger than any run grokviz can open")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
-    except Exception as error:  # noqa: BLE001 - every loader failure becomes one message
-        raise RunFileError(path, describe_load_error(error)) from None
-
-
-def describe_load_error(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    first = next((line for line in text if line.strip()), type(error).__name__)
-    if "Unsupported global" in str(error) or "WeightsUnpickler" in str(error):
-        return "not a plain-data torch file (it asks to import code, which grokviz refuses)"
-    if "failed finding central directory" in str(error) or "PytorchStreamReader" in str(error):
-        return "not a valid torch file (truncated or corrupt zip archive)"
-    if isinstance(error, (UnicodeDecodeError,)) or "invalid load key" in str(error):
-        return "not a torch file (unrecognised content)"
-    return f"cannot be read as a torch file: {first[:200]}"
 
 
 def load_run(path, task=None) -> Run:
@@ -227,17 +209,23 @@ def load_run(path, task=None) -> Run:
     ``task`` (a :class:`Task` or a spec like ``"pow:m=4,n=3"``) is needed only for formats that do
     not store it; without it grokviz infers the task from the model's predictions.
     """
-    from grokviz.core import importers
-
     path = Path(path)
     data = importers.read_any(path)
     if not isinstance(data, dict):
         raise RunFileError(path, f"top-level object is a {type(data).__name__}, expected a dict")
-    if data.get("format") == FORMAT_NAME:
+    ours = data.get("format") == FORMAT_NAME
+    if not ours and importers.detect_format(data) == "grokviz":
+        fmt = data.get("format")
+        if fmt is None:
+            raise RunFileError(path, f"has a format_version but no format {FORMAT_NAME!r}: not a grokviz run")
+        raise RunFileError(path, f"format {brief(fmt, 60)} is not a grokviz run (expected {FORMAT_NAME!r})")
+    if not (ours and CHECKSUM_KEY in data):
+        importers.verify_crcs(path)  # foreign or older files: the zip's own CRCs
+    if ours:
         run = run_from_dict(path, data)
         if task is not None:
             given = importers.coerce_task(task, run.p)
             if given != run.task:
-                raise ParameterError("task", f"{path} is a {run.task.spec} run; it cannot be read as {given.spec}")
+                raise ParameterError("task", f"{display_path(path)} is a {run.task.spec} run; it cannot be read as {given.spec}")
         return run
     return importers.import_foreign(path, data, task)

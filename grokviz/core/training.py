@@ -4,10 +4,15 @@ Full-batch AdamW on the training split, biases frozen, float64 cross-entropy of 
 position's logits. Test loss and accuracies every ``eval_every`` epochs, a checkpoint every
 ``checkpoint_every`` epochs (and at epoch 0), optional lr warm-up and Grokfast. Epoch e means
 "after e optimiser steps". Deterministic on CPU for fixed seeds, and resumable bit-for-bit.
+
+:class:`Trainer` sets up one run (model, optimiser, split, resume state) and records it; the
+epochs themselves are :class:`grokviz.core.schedule.Schedule`'s, with a step engine from
+:mod:`grokviz.core.engines` (hand-written on a CPU, autograd elsewhere; ``engine=`` forces one).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -15,22 +20,18 @@ from typing import Callable
 
 import torch
 
-from grokviz.core.adamw_step import DirectAdamW
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, split_indices
 from grokviz.core.device import resolve_device
+from grokviz.core.engines import ENGINES, Split, single_engine
 from grokviz.core.errors import ParameterError
-from grokviz.core.fastpath import InputLayout, last_position_logits
 from grokviz.core.history import HistoryBuffer
 from grokviz.core.model import GrokTransformer
 from grokviz.core.perf import flush_denormals, tune_allocator
 from grokviz.core.run import Run
+from grokviz.core.schedule import Schedule
 from grokviz.core.tasks import Task
-from grokviz.core.trainstep import TrainStep
 from grokviz.core.weights import Weights
-
-EVAL_CHUNK_LOGITS = 32 * 1024 * 1024  # logits per evaluation chunk (bounds memory at large p)
-
 
 class TrainingControl:
     """Thread-safe pause / resume / cancel, checked by the trainer once per epoch."""
@@ -76,52 +77,11 @@ class Progress:
     ms_per_epoch: float
 
 
-class _Float64CrossEntropy(torch.autograd.Function):
-    """Mean −log softmax in float64 at the labels; backward (softmax − onehot)/N in one pass."""
-
-    @staticmethod
-    def forward(ctx, logits, labels):
-        log_probs = logits.to(torch.float64).log_softmax(dim=-1)
-        ctx.save_for_backward(log_probs, labels)
-        ctx.dtype = logits.dtype
-        return -log_probs.gather(-1, labels[:, None]).mean()
-
-    @staticmethod
-    def backward(ctx, grad):
-        log_probs, labels = ctx.saved_tensors
-        probs = log_probs.exp()
-        probs[torch.arange(len(labels), device=labels.device), labels] -= 1.0
-        return probs.mul_(grad / len(labels)).to(ctx.dtype), None
-
-
-def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The notebooks' loss: mean −log softmax in float64 at the label."""
-    return _Float64CrossEntropy.apply(logits, labels)
-
-
-def _chunks(rows: torch.Tensor, p: int, max_logits: int = EVAL_CHUNK_LOGITS) -> list[InputLayout]:
-    size = max(1, max_logits // p)
-    return [InputLayout.from_rows(rows[i : i + size], p) for i in range(0, len(rows), size)]
-
-
-@torch.no_grad()
-def evaluate(model, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
-    """(loss, accuracy) over inputs split into layout chunks; ``labels`` concatenated in order.
-
-    ``model``: a GrokTransformer or its :class:`~grokviz.core.weights.Weights`."""
-    total_loss, correct, count, start = 0.0, 0, 0, 0
-    for layout in layouts:
-        logits = last_position_logits(model, layout)
-        target = labels[start : start + len(layout)]
-        start += len(layout)
-        total_loss += float(cross_entropy_float64(logits, target)) * len(layout)
-        correct += int((logits.argmax(-1) == target).sum())
-        count += len(layout)
-    return total_loss / max(count, 1), correct / max(count, 1)
-
-
 class Trainer:
     """Train one run; ``run()`` returns a :class:`Run` (finished or cancelled).
+
+    ``engine``: ``auto`` (hand-written on a CPU, autograd on CUDA), ``hand-written`` or
+    ``autograd`` (the CUDA path, which the tests run on the CPU).
 
     Late in a run, float32 denormals make CPU steps ~2× slower: ``run()`` flushes them on its
     own thread, but torch's worker threads only inherit that if they start afterwards, so a
@@ -141,15 +101,19 @@ class Trainer:
         on_checkpoint: Callable[[int, dict], None] | None = None,
         on_save: Callable[[Run], None] | None = None,
         resume_from: Run | None = None,
+        engine: str = "auto",
     ):
         if model_config.p != task.p:
             raise ParameterError("p", f"model p = {model_config.p} but task p = {task.p}")
+        if engine not in ENGINES:
+            raise ParameterError("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.task, self.split = task, split
         self.model_config, self.config = model_config, train_config
         self.control = control or TrainingControl()
         self.on_progress, self.on_checkpoint, self.on_save = on_progress, on_checkpoint, on_save
         self.device = resolve_device(train_config.device)
         self.resume_from = resume_from
+        self.engine = engine
         tune_allocator()
 
     # -- set-up -------------------------------------------------------------------
@@ -167,15 +131,12 @@ class Trainer:
             trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, fused=True
         )
         ema = [torch.zeros_like(p) for p in trainable] if cfg.grokfast.enabled else None
-        if resume is not None and resume.resume_state:
+        if resume is not None:
+            check_resume_state(resume.resume_state, trainable, cfg.grokfast.enabled)
             optimizer.load_state_dict(resume.resume_state["optimizer"])
-            if ema is not None and resume.resume_state.get("grokfast_ema"):
+            if ema is not None:
                 ema = [t.to(device) for t in resume.resume_state["grokfast_ema"]]
         return model, trainable, optimizer, ema
-
-    def _lr(self, step: int) -> float:
-        warmup = self.config.warmup_steps
-        return self.config.lr * (min(step / warmup, 1.0) if warmup > 0 else 1.0)
 
     def _snapshot(self, model, optimizer, ema, epoch, history, checkpoints, epochs, status, wall) -> Run:
         final = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -217,18 +178,8 @@ class Trainer:
         else:
             train_rows, test_rows = split_indices(self.task, self.split)
             start, history, epochs, checkpoints, wall_before = 0, HistoryBuffer(), [], [], 0.0
-        labels = self.task.labels().to(device)
-        train_rows, test_rows = train_rows.to(device), test_rows.to(device)
-        # a-major order (the loss is a mean, so order is free): the attention-table gathers stay in cache
-        train_rows, test_rows = train_rows.sort().values, test_rows.sort().values
-        train_layout = InputLayout.from_rows(train_rows, p)
-        train_labels = labels[train_rows]
-        test_layouts, test_labels = _chunks(test_rows, p), labels[test_rows]
-        alpha, lamb = cfg.grokfast.alpha, cfg.grokfast.lamb
-        # autograd's bookkeeping costs as much as the MLP's matmuls on a CPU (trainstep.py); on
-        # CUDA the autograd path keeps every op on the device
-        hand_written = TrainStep(weights, train_layout, train_labels) if device.type == "cpu" else None
-        adamw = DirectAdamW(optimizer)
+        split = Split.of(train_rows.to(device), test_rows.to(device), self.task.labels().to(device), p)
+        engine = single_engine(self.engine, device, weights, trainable, split)
 
         def keep_checkpoint(epoch: int) -> None:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -251,67 +202,105 @@ class Trainer:
                          per_epoch * (cfg.epochs - epoch), per_epoch * 1000)
             )
 
+        def evaluated(step: int, result, elapsed: float) -> None:
+            train_loss = result.loss.item()
+            if not math.isfinite(train_loss):
+                raise _Diverged(step, train_loss)
+            history.append(step, train_loss, result.test_loss, result.train_acc, result.test_acc)
+            report(step, elapsed)
+
+        def finite_checkpoint(epoch: int) -> None:
+            if not _all_finite(trainable):
+                raise _Diverged(epoch, math.nan)
+            keep_checkpoint(epoch)
+
+        def save(epoch: int, elapsed: float) -> None:
+            if not _all_finite(trainable):
+                return  # diverging: the next evaluation or checkpoint stops the run
+            self.on_save(self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, "running",
+                                        wall_before + elapsed))
+
         if not epochs:
             keep_checkpoint(0)
-        began = last_save = time.perf_counter()
-        epoch, status = start, "finished"
-        for step in range(start, cfg.epochs):
-            if self.control.paused:
-                paused_at = time.perf_counter()
-                self.control.wait_while_paused()
-                began += time.perf_counter() - paused_at  # pauses do not count as training time
-            if self.control.cancelled:
-                status = "cancelled"
-                break
-            if cfg.warmup_steps:
-                for group in optimizer.param_groups:
-                    group["lr"] = self._lr(step)
-            evaluating = step % cfg.eval_every == 0
-            if hand_written is not None:  # CPU: the step with hand-written gradients
-                tables = hand_written.tables()
-                if evaluating:  # test metrics of the weights after `step` steps, before this update
-                    test_loss, test_acc = hand_written.evaluate(tables, test_layouts, test_labels)
-                loss, train_acc = hand_written.step(tables, accuracy=evaluating)
-            else:
-                if evaluating:
-                    test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
-                logits = last_position_logits(weights, train_layout)
-                loss = cross_entropy_float64(logits, train_labels)
-                loss.backward()
-                if evaluating:
-                    train_acc = float((logits.detach().argmax(-1) == train_labels).float().mean())
-            if ema is not None:
-                grads = [parameter.grad for parameter in trainable]
-                torch._foreach_mul_(ema, alpha)
-                torch._foreach_add_(ema, grads, alpha=1 - alpha)
-                torch._foreach_add_(grads, ema, alpha=lamb)
-            if hand_written is not None:  # its step replaces every gradient
-                adamw.step()
-            else:
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            epoch = step + 1
-            if evaluating:
-                history.append(step, loss.item(), test_loss, train_acc, test_acc)
-                report(step, time.perf_counter() - began)
-            if epoch % cfg.checkpoint_every == 0:
-                keep_checkpoint(epoch)
-            now = time.perf_counter()
-            if self.on_save is not None and now - last_save >= cfg.save_every_seconds:
-                snapshot = self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, "running",
-                                          wall_before + now - began)
-                self.on_save(snapshot)
-                last_save = time.perf_counter()
+        began = time.perf_counter()
+        try:
+            epoch, status, elapsed = Schedule(cfg, engine, optimizer, ema, self.control).run(
+                start, on_evaluated=evaluated, on_checkpoint=finite_checkpoint,
+                on_save=save if self.on_save is not None else None)
+        except _Diverged as diverged:  # a non-finite loss stops training at the last finite checkpoint
+            return self._diverged(diverged, history, checkpoints, epochs,
+                                  wall_before + time.perf_counter() - began)
         if not history.rows or history.rows[-1][0] != epoch:
-            train_loss, train_acc = evaluate(weights, _chunks(train_rows, p), train_labels)
-            test_loss, test_acc = evaluate(weights, test_layouts, test_labels)
-            history.append(epoch, train_loss, test_loss, train_acc, test_acc)
-        wall = wall_before + time.perf_counter() - began
-        report(epoch, wall - wall_before)
-        run = self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, status, wall)
+            began = time.perf_counter()
+            history.append(epoch, *engine.final_metrics())
+            elapsed += time.perf_counter() - began
+        report(epoch, elapsed)
+        run = self._snapshot(model, optimizer, ema, epoch, history, checkpoints, epochs, status, wall_before + elapsed)
         if self.on_save is not None:
             self.on_save(run)
         return run
+
+
+    # -- divergence (issue 18): a non-finite loss stops training --------------------------------
+    def _diverged(self, diverged, history, checkpoints, epochs, wall) -> Run:
+        """The run rolled back to its last finite checkpoint, status ``diverged``, without resume state
+        (the optimiser's moments are not finite any more); saved through ``on_save`` like any end."""
+        kept = epochs[-1]
+        run = Run(
+            task=self.task, model_config=self.model_config, train_config=self.config, split=self.split,
+            history=history.history().truncate(kept), checkpoint_epochs=list(epochs),
+            checkpoints=list(checkpoints), final_state_dict=dict(checkpoints[-1]), epochs_trained=int(kept),
+            status="diverged", wall_time=wall, device=str(self.device), resume_state=None,
+            explicit_indices=self.resume_from.explicit_indices if self.resume_from else None,
+            notes=[f"training diverged at epoch {diverged.epoch} (train loss {diverged.loss}); kept the last "
+                   f"finite checkpoint, epoch {kept}"],
+        )
+        if self.on_save is not None:
+            self.on_save(run)
+        return run
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, loss: float):
+        super().__init__(epoch, loss)
+        self.epoch, self.loss = epoch, loss
+
+
+def _all_finite(tensors) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def check_resume_state(state, trainable, grokfast: bool) -> None:
+    """A resume state must hold an AdamW state for every trainable tensor (and the Grokfast EMA
+    when Grokfast is on); an empty or partial one would silently restart the optimiser."""
+    def bad(reason):
+        raise ParameterError("--resume", f"the file's optimiser state is unusable ({reason}); "
+                             "it cannot be resumed bit-for-bit")
+
+    if not isinstance(state, dict) or not state:
+        bad("missing or empty")
+    optimizer = state.get("optimizer")
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("state"), dict) \
+            or not isinstance(optimizer.get("param_groups"), list):
+        bad("no AdamW state")
+    moments = optimizer["state"]
+    if len(moments) != len(trainable):
+        bad(f"{len(moments)} parameter states for {len(trainable)} trainable tensors")
+    for index, parameter in enumerate(trainable):
+        entry = moments.get(index)
+        if not isinstance(entry, dict):
+            bad(f"no state for parameter {index}")
+        for key in ("exp_avg", "exp_avg_sq"):
+            tensor = entry.get(key)
+            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(parameter.shape):
+                bad(f"parameter {index}: {key} missing or of the wrong shape")
+            if not bool(torch.isfinite(tensor).all()):
+                bad(f"parameter {index}: {key} is not finite")
+    if grokfast:
+        ema = state.get("grokfast_ema")
+        if not isinstance(ema, (list, tuple)) or len(ema) != len(trainable) or any(
+                not isinstance(t, torch.Tensor) or tuple(t.shape) != tuple(q.shape) for t, q in zip(ema, trainable)):
+            bad("Grokfast is on but its EMA is missing or of the wrong shape")
 
 
 def _to_cpu(value):

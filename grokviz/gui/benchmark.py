@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from grokviz.bench import log
+from grokviz.core.progressbar import log
 
 WINDOW_TARGET_S = 2.0
 STALL_TARGET_MS = 100.0
@@ -33,10 +33,13 @@ def _app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtWidgets
 
-    from grokviz.gui.launch import configure_application
+    from grokviz.gui.appearance import configure_application
+
+    from grokviz.gui.offscreen import close_views_at_exit
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["grokviz-bench"])
     configure_application(app)
+    close_views_at_exit()
     return app
 
 

@@ -36,14 +36,6 @@ __all__ = [
 ]
 
 
-# PySide6 6.12 / Python 3.11 None-refcount bug (see grokviz/gui/pyside_fix.py): grokviz.gui's package
-# init applies grokviz.gui.pyside_fix.protect_none(); calling it again here is idempotent and keeps
-# this module safe if it is ever imported some other way.
-from grokviz.gui.pyside_fix import protect_none  # noqa: E402
-
-protect_none()
-
-
 # ----------------------------------------------------------------------------- data
 
 

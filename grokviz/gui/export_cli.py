@@ -9,7 +9,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from grokviz.cli import add_task_options
+    from grokviz.core.cli_options import add_task_options, at_least_one
 
     parser = subparsers.add_parser(
         "export", help="write the standard figure set (PNG/SVG + CSV + index.html) of a run, headless",
@@ -20,13 +20,13 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--format", default="png,svg", help="comma-separated image formats: png, svg (default png,svg)")
     parser.add_argument("--checkpoint", type=int, default=None, help="epoch of the checkpoint (default: final weights)")
-    parser.add_argument("--max-checkpoints", type=int, default=100,
+    parser.add_argument("--max-checkpoints", type=at_least_one, default=100,
                         help="progress measures on at most this many checkpoints, evenly spread (default 100)")
     parser.add_argument("--slice-c", type=int, default=17, help="answer c of the [c, a] resid_post slice (default 17)")
     parser.add_argument("--animate", choices=["circles"], default=None,
                         help="instead of the figure set, write an animation over every checkpoint: "
                              "circles = the embedding circles (embedding_circles.gif)")
-    parser.add_argument("--fps", type=int, default=10, help="animation frames (checkpoints) per second (default 10)")
+    parser.add_argument("--fps", type=at_least_one, default=10, help="animation frames (checkpoints) per second (default 10)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_task_options(parser, p_required=None)
     parser.set_defaults(handler=cmd_export)
@@ -40,9 +40,10 @@ def cmd_export(args) -> int:
         return 2
     from pathlib import Path
 
+    check_output_directory(args.out)
     if Path(args.run).is_dir():
         return export_sweep(args.run, args.out, formats, quiet=args.quiet)
-    from grokviz.cli import task_spec_from_args
+    from grokviz.core.cli_options import task_spec_from_args
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))
@@ -78,9 +79,6 @@ def export_animation(run, args, report) -> int:
 
     from grokviz.gui.mechanism_figures import write_circles_animation
 
-    if args.fps < 1:
-        print("grokviz export: --fps must be at least 1", file=sys.stderr)
-        return 2
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = Path(args.out) / "embedding_circles.gif"
     try:
@@ -95,6 +93,28 @@ def export_animation(run, args, report) -> int:
     return 0
 
 
+def check_output_directory(out) -> None:
+    """Up front, one line: ``out`` is (or can be made) a directory that accepts new files."""
+    from pathlib import Path
+
+    from grokviz.core.atomic import check_writable
+    from grokviz.core.errors import ParameterError, display_path
+
+    if not str(out).strip():
+        raise ParameterError("--out", "is empty; give a directory")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        check_writable(out / "index.html")
+    except FileExistsError:
+        raise ParameterError("--out", f"{display_path(out)} exists and is not a directory") from None
+    except OSError as error:
+        from grokviz.core.atomic import describe_os_error
+
+        reason = describe_os_error(error) if error.errno and not str(error).startswith("cannot") else str(error)
+        raise ParameterError("--out", f"cannot write into {display_path(out)}: {reason}") from None
+
+
 def export_sweep(directory, out, formats, quiet: bool = False) -> int:
     """A sweep directory: the grokked-epoch heat map (PNG/SVG), its CSV and an index.html."""
     from pathlib import Path
@@ -106,6 +126,7 @@ def export_sweep(directory, out, formats, quiet: bool = False) -> int:
         raise RunFileError(directory, "is a directory without a sweep index.json (not a sweep directory)")
     figures.ensure_application()
     from grokviz.gui.export import export_svg
+    from grokviz.gui.offscreen import close_graphics_views
     from grokviz.gui.sweep_view import SweepView
 
     out = Path(out)
@@ -131,5 +152,6 @@ def export_sweep(directory, out, formats, quiet: bool = False) -> int:
     if not quiet:
         for path in files:
             print(path)
+    close_graphics_views()  # scenes cleared parent-first now, not in PySide's exit sweep (gui/offscreen.py)
     print(f"wrote {len(files)} files to {out}", file=sys.stderr)
     return 0

@@ -4,7 +4,8 @@ Shared by File ▸ Export figure set… and ``grokviz export``; the analysis tab
 ``draw_*`` functions on their own plots, so a tab and its exported figure always agree.
 
 * :func:`export_figure_set` (run, directory) → list of written files, plus ``index.html``.
-* ``draw_*(plot, data, …)`` fill a ``pg.PlotItem`` from the dicts of :mod:`grokviz.gui.tabs.compute`;
+* ``draw_*(plot, data, …)`` fill a ``pg.PlotItem`` from the dicts of :mod:`grokviz.gui.tabs.compute`
+  (the run session's reports as arrays);
   ``*_csv(data)`` return the :class:`~grokviz.gui.export.CurveData` / ``ImageData`` plotted.
 
 Figures are 1200 × 800 px, white background, with titles, axis labels with units and fonts
@@ -187,7 +188,7 @@ def draw_neuron_heatmap(plot: pg.PlotItem, spectrum: dict, colorbar: bool = True
         label.setPos((begin + end - 1) / 2, n_freq + 0.5)
         plot.addItem(label)
     style_plot(plot, f"Neuron spectra: fraction of each neuron's variance per frequency "
-                     f"({sum(spectrum['cluster_sizes'].values())} of {n_neurons} neurons in clusters > 0.85)",
+                     f"({sum(spectrum['cluster_sizes'].values())} of {n_neurons} neurons in clusters > {spectrum['cluster_threshold']:g})",
                "neuron (sorted by cluster, then fraction)", "frequency k")
     plot.setXRange(-0.5, n_neurons - 0.5, padding=0)
     plot.setYRange(0.5, n_freq + 0.5 + max(2.0, n_freq * 0.06), padding=0)
@@ -474,6 +475,9 @@ def ensure_application():
         if not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         app = QtWidgets.QApplication([])
+    from grokviz.gui.offscreen import close_views_at_exit
+
+    close_views_at_exit()  # no segfault at exit (gui/offscreen.py)
     return app
 
 
@@ -519,26 +523,27 @@ def _run_label(run) -> str:
 
 
 def build_figures(run, epoch=None, report=None, max_checkpoints: int = 150) -> dict:
-    """All the data of the standard set (slow part, no Qt): spectrum, symmetry, attention, progress."""
+    """All the data of the standard set (slow part, no Qt): the run session's spectrum, symmetry,
+    attention, progress and phases reports, gathered as the tabs gather them."""
+    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
+    from grokviz.analysis.session import session_of
     from grokviz.gui.tabs import compute
 
     def say(fraction, text):
         if report is not None:
             report(fraction, text)
 
-    epoch = run.epochs[-1] if epoch is None else run.nearest_epoch(epoch)
-    model = run.model(epoch)
-    key_freqs = compute.key_frequencies(run.model())
+    session = session_of(run)
+    epoch = session.resolve_epoch(epoch)
     say(0.0, "Spectrum…")
-    spectrum = compute.spectrum_data(model, key_freqs)
+    spectrum = compute.spectrum_view(session, epoch)
     say(0.1, "Symmetry…")
-    symmetry = compute.symmetry_data(model, run.task, key_freqs)
+    symmetry = compute.symmetry_view(session, epoch)
     say(0.2, "Attention…")
-    attention = compute.attention_data(model)
-    progress = compute.progress_data(run, key_freqs, max_checkpoints=max_checkpoints,
-                                     report=lambda f, t: say(0.25 + 0.7 * f, t))
+    attention = compute.attention_view(session, epoch)
+    progress = compute.progress_view(session, max_checkpoints, report=lambda f, t: say(0.25 + 0.7 * f, t))
     return {"epoch": epoch, "spectrum": spectrum, "symmetry": symmetry, "attention": attention, "progress": progress,
-            "key_freqs": key_freqs, "label": _run_label(run)}
+            "key_freqs": run_key_frequencies(session), "label": _run_label(run)}
 
 
 def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int = DEFAULT_SLICE_C) -> list:

@@ -15,22 +15,10 @@ import os
 import sys
 import time
 
+from grokviz.gui.appearance import configure_application
+
 EXIT_AFTER_SHOW_ENV = "GROKVIZ_EXIT_AFTER_SHOW"
 VISIBLE_MARKER = "grokviz-window-visible"
-
-STYLE_SHEET = """
-QLabel#panelHeading { font-size: 15px; font-weight: 600; color: #1a1a1a; }
-QLabel#viewTitle { font-size: 14px; font-weight: 600; color: #1a1a1a; }
-QLabel#viewSubtitle { color: #444444; }
-QLabel#fieldName { color: #666666; }
-QLabel#hint { color: #666666; }
-QLabel#placeholderTitle { font-size: 20px; font-weight: 600; color: #9a9a9a; }
-QLabel#placeholderText { color: #8a8a8a; font-size: 13px; }
-QLabel#epochLabel { font-size: 13px; }
-QGroupBox { font-weight: 600; }
-QStatusBar QLabel { color: #333333; }
-"""
-
 
 def process_start_time() -> float | None:
     """Unix time at which this process started (Linux /proc; 10 ms resolution), else None."""
@@ -45,44 +33,10 @@ def process_start_time() -> float | None:
         return None
 
 
-def configure_application(app) -> None:
-    """Light, clean scientific look: Fusion style, light palette (plots: :func:`configure_plots`).
-
-    Also moves Python's cyclic garbage collection into the GUI thread (:mod:`grokviz.gui.gc_guard`).
-    """
-    from PySide6 import QtGui
-
-    from grokviz.gui import gc_guard
-
-    gc_guard.install(app)
-
-    app.setApplicationName("grokviz")
-    app.setOrganizationName("grokviz")
-    app.setApplicationDisplayName("grokviz")
-    app.setStyle("Fusion")
-    palette = app.style().standardPalette()
-    palette.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("#f6f6f6"))
-    palette.setColor(QtGui.QPalette.ColorRole.Base, QtGui.QColor("#ffffff"))
-    palette.setColor(QtGui.QPalette.ColorRole.Highlight, QtGui.QColor("#2f6fb3"))
-    app.setPalette(palette)
-    font = app.font()
-    if font.pointSizeF() < 10:
-        font.setPointSizeF(10)
-        app.setFont(font)
-    app.setStyleSheet(STYLE_SHEET)
-
-
-def configure_plots() -> None:
-    """pyqtgraph defaults for every grokviz plot: white background, dark text, antialiasing."""
-    import pyqtgraph as pg
-
-    pg.setConfigOptions(antialias=True, background="w", foreground="#222222")
-
-
 def default_run_path() -> str | None:
     """The bundled example run, when it is installed."""
     try:
-        from grokviz.cli import example_path
+        from grokviz.core.example import example_path
 
         path = example_path()
         return str(path) if path.is_file() else None

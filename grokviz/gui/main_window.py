@@ -264,7 +264,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Import pyqtgraph and build the Training tab (idempotent; GUI thread)."""
         if self.training_view is not None:
             return self.training_view
-        from grokviz.gui.launch import configure_plots
+        from grokviz.gui.appearance import configure_plots
 
         configure_plots()
         from grokviz.gui.training import TrainingView
@@ -338,9 +338,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_progress.setValue(int(fraction * 100))
 
     def _job_done(self, job):
+        """``job`` has ended (the runner owns its lifetime: nothing to wait for or delete)."""
         if job in self.jobs:
             self.jobs.remove(job)
-        job.wait()
         if job is self.engine_job:
             self.engine_job = None
         if job is self._status_job:
@@ -348,7 +348,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_label.setText("")
             self.status_progress.setVisible(False)
             self.status_cancel.setVisible(False)
-        job.deleteLater()
 
     def _cancel_status_job(self):
         job = self._status_job
@@ -365,10 +364,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_cancel.setVisible(False)
 
     def wait_for_jobs(self, timeout_ms: int = 30_000) -> bool:
-        for job in list(self.jobs):
-            if not job.wait(timeout_ms):
-                return False
-        return True
+        """Block until every background job of the app has returned and its end is delivered."""
+        from grokviz.gui.workers import job_runner
+
+        return job_runner().wait_all(timeout_ms)
 
     # == errors ====================================================================================
     def report_error(self, message: str, details: str = ""):
@@ -707,8 +706,9 @@ class MainWindow(QtWidgets.QMainWindow):
             finally:
                 QtWidgets.QApplication.restoreOverrideCursor()
         self._closing = True
-        for job in list(self.jobs):
-            job.cancel()
+        from grokviz.gui.workers import job_runner
+
+        job_runner().cancel_all()  # every job of the app: tabs' and the Explorer's too
         self.wait_for_jobs()
         self.settings.save_window(self)
         self.settings.sync()

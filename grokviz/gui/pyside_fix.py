@@ -1,13 +1,14 @@
-"""Work-around for a PySide6 6.12 reference-count bug on Python < 3.12 (applied on import of grokviz.gui).
+"""Work-around for a PySide6 6.12 reference-count bug on Python < 3.12.
+
+Applied once, by ``grokviz/gui/__init__.py``: every use of Qt in grokviz (the app, headless
+export, ``grokviz bench gui``, the tests) imports the ``grokviz.gui`` package first, so that is the
+application's start for this purpose, before any paint call.
 
 PySide6 6.12.0 with CPython 3.11: each call of a void C++ method through the bindings
 (``QPainter.setBrush``, ``QRectF.setLeft`` …) decrements the reference count of ``None``
 without incrementing it, so after some thousands of paint calls CPython aborts
-("none_dealloc: deallocating None") or segfaults. Found by the Explorer's author
-(``grokviz/gui/explorer/_pyside_fix.py``, same logic); this copy lives at the package root so
-the main window applies it before its first paint without importing the Explorer (which
-imports torch). Giving ``None`` a huge reference count (2**60, what "immortal" means in
-3.12) makes it harmless; the check below makes both copies idempotent together.
+("none_dealloc: deallocating None") or segfaults. Giving ``None`` a huge reference count
+(2**60, what "immortal" means in 3.12) makes it harmless; a second call is a no-op.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def protect_none() -> bool:
     if _done or sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return False
     refcnt = ctypes.c_ssize_t.from_address(id(None))
-    if refcnt.value >= _BOOST // 2:  # already applied (e.g. by the Explorer's copy)
+    if refcnt.value >= _BOOST // 2:  # already applied
         _done = True
         return False
     if not bug_present():

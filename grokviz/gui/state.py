@@ -7,41 +7,40 @@ they connect to the signals and read the properties::
     state.checkpoint_changed.connect(view.on_checkpoint)   # epoch (int) every view shows
     state.set_checkpoint_epoch(1200)                       # snaps to the nearest stored epoch
 
-Only Qt is imported here (no torch): the state exists before the engine has loaded.
+Every derived number comes from the open run's :class:`~grokviz.analysis.session.RunSession`
+(``state.session``), shared with the tabs, the Explorer and export. Only Qt is imported at module
+level (no torch): the state exists before the engine has loaded; a session is made when a run opens.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
 
 from PySide6 import QtCore
 
 
 class AppState(QtCore.QObject):
-    """The open run, its summary and the current checkpoint epoch.
+    """The open run, its session, its summary and the current checkpoint epoch.
 
     Signals
     -------
     run_changed(object)        the new :class:`grokviz.core.run.Run` (or None when closed);
                                emitted before the matching ``checkpoint_changed``.
     checkpoint_changed(int)    the epoch every view should show (one of ``run.epochs``).
-    summary_changed(dict)      the run's summary (``run.summary(key_freqs=…)``) once computed.
+    summary_changed(dict)      the run's summary (the session's ``summary`` report) once computed.
     """
 
     run_changed = QtCore.Signal(object)
     checkpoint_changed = QtCore.Signal(int)
     summary_changed = QtCore.Signal(dict)
 
-    MODEL_CACHE_SIZE = 4
-
     def __init__(self, parent=None):
         super().__init__(parent)
         self._run = None
+        self._session = None
         self._epochs: list[int] = []
         self._epoch: int | None = None
         self._summary: dict = {}
-        self._models: OrderedDict = OrderedDict()
 
     # -- run ----------------------------------------------------------------------------
     @property
@@ -49,8 +48,23 @@ class AppState(QtCore.QObject):
         return self._run
 
     @property
+    def session(self):
+        """The open run's :class:`~grokviz.analysis.session.RunSession` (None while nothing is open).
+
+        Made on first use (:func:`~grokviz.analysis.session.session_of`: one per run object, so the
+        tabs, the Explorer and export that hold the same run share it); safe from any thread."""
+        run = self._run
+        if run is None:
+            return None
+        if self._session is None or self._session.run is not run:
+            from grokviz.analysis.session import session_of
+
+            self._session = session_of(run)
+        return self._session
+
+    @property
     def summary(self) -> dict:
-        """``run.summary()`` plus ``key_freqs`` (empty dict while nothing is open)."""
+        """The session's ``summary`` report as passed to :meth:`set_run` (empty dict until then)."""
         return self._summary
 
     @property
@@ -61,7 +75,7 @@ class AppState(QtCore.QObject):
     def set_run(self, run, summary: dict | None = None, epoch: int | None = None) -> None:
         """Open ``run`` in every view; the checkpoint moves to ``epoch`` (default: the final one)."""
         self._run = run
-        self._models.clear()
+        self._session = None
         self._epochs = sorted(int(e) for e in run.epochs) if run is not None else []
         self._summary = dict(summary or {})
         self._epoch = None
@@ -112,19 +126,9 @@ class AppState(QtCore.QObject):
 
     # -- convenience for views ----------------------------------------------------------
     def model(self, epoch: int | None = None):
-        """The run's model at ``epoch`` (default: the current checkpoint), cached (a few epochs).
-
-        Call from the GUI thread, or pass the run to a worker and call ``run.model(epoch)`` there.
-        """
-        if self._run is None:
+        """The run's model at ``epoch`` (default: the current checkpoint) from the session's locked
+        LRU: safe from any thread (the Explorer's worker asks for it). Shared: do not modify it."""
+        session = self.session
+        if session is None:
             return None
-        epoch = self._epoch if epoch is None else int(epoch)
-        key = (id(self._run), epoch)
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key]
-        model = self._run.model(epoch)
-        self._models[key] = model
-        while len(self._models) > self.MODEL_CACHE_SIZE:
-            self._models.popitem(last=False)
-        return model
+        return session.model(self._epoch if epoch is None else int(epoch))

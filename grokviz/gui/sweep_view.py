@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +33,21 @@ class SweepModel:
         self.mtime = None
 
     def reload(self) -> bool:
-        """Re-read index.json; True when it changed."""
-        path = self.directory / "index.json"
+        """Re-read the sweep index (:func:`grokviz.sweep.index.read_index`); True when it changed."""
+        from grokviz.core.errors import RunFileError
+        from grokviz.sweep.index import INDEX_JSON, read_index
+
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = (self.directory / INDEX_JSON).stat().st_mtime_ns
         except FileNotFoundError:
             return False
         if mtime == self.mtime:
             return False
         try:
-            payload = json.loads(path.read_text())
-        except (OSError, ValueError):
+            payload = read_index(self.directory)
+        except RunFileError:
             return False  # mid-replace on an odd filesystem: next poll
-        self.mtime, self.cells = mtime, list(payload.get("cells", []))
+        self.mtime, self.cells = mtime, list(payload["cells"])
         return True
 
     def axes(self) -> tuple[str, str]:

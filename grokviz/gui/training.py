@@ -17,6 +17,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.core.history import GROKKED_ACCURACY
+from grokviz.core.progressbar import format_duration
 from grokviz.gui.dialogs import format_details, user_message
 
 UPDATE_INTERVAL_MS = 100  # at most ~10 redraws per second
@@ -24,20 +26,10 @@ UPDATE_INTERVAL_MS = 100  # at most ~10 redraws per second
 # 5 ms switch interval, paid at every hand-over during a repaint, added up to 100+ ms stalls.
 GUI_SWITCH_INTERVAL_S = 0.001
 TRAINING_NICENESS = 5
-PHASE_ACCURACY = 0.99
 TRAIN_COLOR = "#0072B2"
 TEST_COLOR = "#D55E00"
 PHASE_COLOR = "#555555"
 CHECKPOINT_COLOR = "#009E73"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(max(seconds, 0)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def default_training_threads() -> int:
@@ -182,7 +174,7 @@ class _Curves:
                    enumerate((self.epoch, self.train_loss, self.test_loss, self.train_acc, self.test_acc))))
 
     def first_epoch(self, column: np.ndarray) -> float | None:
-        hits = np.nonzero(column >= PHASE_ACCURACY)[0]
+        hits = np.nonzero(column >= GROKKED_ACCURACY)[0]
         return float(self.epoch[hits[0]]) if len(hits) else None
 
 

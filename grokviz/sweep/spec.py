@@ -23,6 +23,7 @@ Unknown keys and bad values raise :class:`ParameterError` (one line).
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,6 +75,10 @@ def parse_values(key: str, value) -> list:
                 raise ParameterError(key, f"a range {value!r} needs integer values")
             if stop < start or step < 1:
                 raise ParameterError(key, f"empty range {value!r}")
+            count = (stop - start) // step + 1
+            if count > MAX_CELLS:  # counted before it is expanded
+                raise ParameterError(key, f"the range {value!r} has {count:,} values, more than a sweep's "
+                                          f"{MAX_CELLS:,} cells")
             items = list(range(start, stop + 1, step))
         else:
             items = [s for s in value.split(",")]
@@ -81,7 +86,9 @@ def parse_values(key: str, value) -> list:
         items = [value]
     if not items:
         raise ParameterError(key, "needs at least one value")
-    out = []
+    if len(items) > MAX_CELLS:
+        raise ParameterError(key, f"{len(items):,} values, more than a sweep's {MAX_CELLS:,} cells")
+    out, seen = [], set()
     for item in items:
         if isinstance(item, bool) or isinstance(item, (dict, list)):
             raise ParameterError(key, f"invalid value {item!r}")
@@ -96,7 +103,8 @@ def parse_values(key: str, value) -> list:
                 converted = str(item).strip()
         except (TypeError, ValueError):
             raise ParameterError(key, f"expected {'integers' if kind is int else 'numbers' if kind is float else 'names'}, got {item!r}") from None
-        if converted not in out:
+        if converted not in seen:
+            seen.add(converted)
             out.append(converted)
     return out
 
@@ -200,9 +208,40 @@ class SweepSpec:
         for value in self.axes["frac_train"]:
             if not 0 < value < 1:
                 raise ParameterError("frac_train", f"must lie strictly between 0 and 1, got {value}")
-        count = len(self.cells())
-        if count > MAX_CELLS:
-            raise ParameterError("spec", f"{count} cells is more than {MAX_CELLS}")
+        count = self.cell_count()
+        if count > MAX_CELLS:  # counted from the axes, before the grid is built
+            raise ParameterError("spec", f"{count:,} cells is more than {MAX_CELLS:,}")
+        self._check_values()
+
+    def _check_values(self) -> None:
+        """Every axis value and option as the trainer would check it, and the largest model's memory,
+        so a bad value is one line now rather than a failed cell later."""
+        from grokviz.core.config import (GrokfastConfig, ModelConfig, TrainConfig, check_memory_budget,
+                                         check_seed)
+
+        opts = self.options
+        dims = {k: opts[k] for k in ("d_model", "n_heads", "d_head", "d_mlp")}
+        for p in self.axes["p"]:
+            ModelConfig(p=p, **dims)
+        for name, key in (("seeds", "seeds"), ("data_seeds", "data_seeds")):
+            for seed in self.axes[key]:
+                check_seed(name, seed)
+        for lamb in self.axes["grokfast_lambda"]:
+            GrokfastConfig(opts["grokfast"], opts["grokfast_alpha"], lamb)
+        recipe = dict(epochs=opts["epochs"], checkpoint_every=opts["checkpoint_every"], eval_every=opts["eval_every"],
+                      warmup_steps=opts["warmup"], device=opts["device"], save_every_seconds=opts["save_every"])
+        for lr in self.axes["lr"]:
+            TrainConfig(lr=lr, **recipe)
+        for weight_decay in self.axes["weight_decay"]:
+            TrainConfig(weight_decay=weight_decay, **recipe)
+        largest = TrainConfig(grokfast=GrokfastConfig(opts["grokfast"], opts["grokfast_alpha"]), **recipe)
+        check_memory_budget(ModelConfig(p=max(self.axes["p"]), **dims), largest, max(self.axes["frac_train"]))
+
+    def cell_count(self) -> int:
+        """The number of cells :meth:`cells` builds: exponents count only for pow."""
+        other = math.prod(len(self.axes[k]) for k in AXES if k not in ("task", "m", "n"))
+        exponents = len(self.axes["m"]) * len(self.axes["n"])
+        return other * sum(exponents if task == "pow" else 1 for task in self.axes["task"])
 
     def cells(self) -> list[Cell]:
         """The grid in a stable order; exponents collapse to 1 for tasks other than pow."""

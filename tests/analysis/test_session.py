@@ -73,3 +73,46 @@ def test_key_frequencies_report_matches_the_library_and_is_cached(small_run):
     assert first.frequencies == key_frequency_report(small_run.model()).frequencies
     assert "key_frequencies" in reports.names()
     json.dumps(session.report_json("key_frequencies"), allow_nan=False)
+
+
+def test_concurrent_models_and_reports_from_two_threads(small_run):
+    """Regression (issue 14): the Explorer's worker and a tab's worker ask for models and reports at
+    once; each key is computed once and every caller gets that one object."""
+    session = RunSession(small_run)
+    epochs = session.epochs[-3:]  # within the model LRU (an evicted model is rebuilt: a new object)
+    barrier = threading.Barrier(2)
+    got, errors = [{}, {}], []
+
+    def worker(index):
+        try:
+            barrier.wait()
+            order = epochs if index == 0 else epochs[::-1]
+            for epoch in order:
+                got[index][("model", epoch)] = session.model(epoch)
+                got[index][("key_frequencies", epoch)] = session.report("key_frequencies", epoch)
+                got[index][("attention", epoch)] = session.report("attention", epoch)
+            got[index]["summary"] = session.report("summary")
+        except Exception as error:  # noqa: BLE001 - surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert got[0].keys() == got[1].keys()
+    for key in got[0]:
+        assert got[0][key] is got[1][key], key
+
+
+def test_large_reports_are_kept_only_a_few_at_a_time(small_run):
+    from grokviz.analysis.session import LARGE_REPORT_CACHE_SIZE
+
+    session = RunSession(small_run)
+    first = session.report("neuron_activations", session.epochs[0])
+    fraction = session.report("neuron_fraction", session.epochs[0])
+    for epoch in session.epochs[1:LARGE_REPORT_CACHE_SIZE + 1]:
+        session.report("neuron_activations", epoch)
+    assert session.report("neuron_activations", session.epochs[0]) is not first  # evicted, rebuilt
+    assert session.report("neuron_fraction", session.epochs[0]) is fraction  # small reports stay

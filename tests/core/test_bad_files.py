@@ -29,6 +29,7 @@ from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec
 from grokviz.core.errors import RunFileError
 from grokviz.core.history import History
+from grokviz.core.importers import checksum
 from grokviz.core.model import GrokTransformer
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
@@ -158,10 +159,19 @@ def write(directory: Path, name: str, content: bytes) -> Path:
 
 
 def changed_case(directory: Path, name: str, change, fixture) -> Path:
-    """Save a fresh valid ``fixture()`` dict as ``name`` after ``change(data)`` has broken it."""
+    """Save a fresh valid ``fixture()`` dict as ``name`` after ``change(data)`` has broken it
+    (a grokviz dict's checksum is recomputed, so the check under test is the one that fires)."""
     data = fixture()
     change(data)
-    return save(directory, name, data)
+    return save(directory, name, reseal(data))
+
+
+def reseal(data):
+    """``data`` with its grokviz checksum (if any) recomputed after a change."""
+    if isinstance(data, dict) and checksum.KEY in data:
+        data = {key: value for key, value in data.items() if key != checksum.KEY}
+        data[checksum.KEY] = checksum.checksum_entry(data)
+    return data
 
 
 grokviz_case = functools.partial(changed_case, fixture=grokviz_run_dict)

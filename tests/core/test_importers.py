@@ -25,7 +25,7 @@ from grokviz.core import importers, runfile
 from grokviz.core.config import ModelConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
 from grokviz.core.errors import ParameterError, RunFileError
-from grokviz.core.fastpath import InputLayout, last_position_logits
+from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.model import GrokTransformer
 from grokviz.core.tasks import Task
 
@@ -134,10 +134,27 @@ class Payload:
         return (os.system, (self.command,))
 
 
+def shared_nodes(depth):
+    """depth levels of [node, node]: depth + 1 lists in the pickle, 2^(depth+1) entries expanded."""
+    node = []
+    for _ in range(depth):
+        node = [node, node]
+    return node
+
+
 for job in json.load(open(sys.argv[1])):
     data = torch.load(job["input"], weights_only=True)
     config = HookedTransformerConfig(**job["config"])
     extras = job.get("extras", [])
+    depth = job.get("depth", 40)
+    if "nodes_beside" in extras:
+        data["extra_nodes"] = shared_nodes(depth)
+    if "nodes_in_config" in extras:
+        config.tokenizer_name = shared_nodes(depth)
+    if "bare_config" in extras:
+        config.tokenizer_name = shared_nodes(depth)
+        torch.save(config, job["output"])
+        continue
     if "state_not_a_dict" in extras:
         copyreg.pickle(HookedTransformerConfig, lambda obj: (copyreg.__newobj__, (HookedTransformerConfig,), ["not", "a", "dict"]))
     if "payload" in extras:

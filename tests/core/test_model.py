@@ -6,7 +6,7 @@ from transformer_lens import ActivationCache
 
 from grokviz.core.config import ModelConfig
 from grokviz.core.data import all_tokens
-from grokviz.core.fastpath import InputLayout, last_position_logits
+from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.model import HOOK_NAMES, GrokTransformer
 from tests.conftest import randomised
 
@@ -116,7 +116,7 @@ def test_fast_path_equals_hooked_forward(p, dims):
 
 def test_attention_mix_backward_is_the_exact_gradient():
     """The hand-written backward of AttentionMix against finite differences (float64)."""
-    from grokviz.core.fastpath import AttentionMix
+    from grokviz.core.lastpos.forward import AttentionMix
 
     p, heads, width = 5, 2, 3
     generator = torch.Generator().manual_seed(0)

@@ -5,9 +5,9 @@ import torch
 
 from grokviz.core.config import ModelConfig
 from grokviz.core.data import all_tokens
-from grokviz.core.fastpath import InputLayout
-from grokviz.core.training import _chunks, cross_entropy_float64, evaluate
-from grokviz.core.trainstep import TrainStep
+from grokviz.core.lastpos import InputLayout
+from grokviz.core.engines import cross_entropy_float64, eval_chunks, evaluate
+from grokviz.core.lastpos.step import TrainStep
 from grokviz.core.weights import Weights
 from tests.conftest import randomised
 
@@ -76,7 +76,7 @@ def test_evaluation_equals_the_autograd_free_evaluate():
     model, rows, labels = _problem(p, dict(d_model=24, n_heads=3, d_head=8, d_mlp=40), seed=3)
     test_rows = torch.arange(p * p)
     test_labels = torch.randint(0, p, (p * p,), generator=torch.Generator().manual_seed(4))
-    chunks = _chunks(test_rows, p, max_logits=100 * p)  # several chunks of different sizes
+    chunks = eval_chunks(test_rows, p, max_logits=100 * p)  # several chunks of different sizes
     assert len(chunks) > 2
     weights = Weights.of(model, detach=False)
     step = TrainStep(weights, InputLayout.from_rows(rows, p), labels)
@@ -87,7 +87,7 @@ def test_evaluation_equals_the_autograd_free_evaluate():
 
 
 def test_prediction_count_is_argmax_with_its_tie_rule():
-    from grokviz.core.trainstep import _float64_loss
+    from grokviz.core.lastpos.step import _float64_loss
 
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(400, 128, generator=generator)[:, :13]  # a strided view, as the step's
@@ -105,7 +105,8 @@ def test_prediction_count_is_argmax_with_its_tie_rule():
 
 
 def test_table_rows_cached_in_inference_mode_still_serve_autograd():
-    from grokviz.core.fastpath import last_position_logits, table_rows
+    from grokviz.core.lastpos.forward import last_position_logits
+    from grokviz.core.lastpos.tables import table_rows
 
     p = 17
     table_rows.cache_clear()

@@ -9,7 +9,7 @@ from tests.conftest import SMALL_DIMS  # noqa: F401  (shared tiny model dims)
 
 @pytest.fixture(scope="session", autouse=True)
 def _configured_app(qapp):
-    from grokviz.gui.launch import configure_application
+    from grokviz.gui.appearance import configure_application
 
     configure_application(qapp)
     return qapp

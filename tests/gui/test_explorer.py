@@ -55,18 +55,18 @@ def test_every_axis_role_combination(explorer):
             for series in series_choices:
                 st.set_roles(x, y, series)
                 assert set(st.slider_dims) == set(range(nd)) - {x, y, series}
-                assert sorted(explorer._rows) == sorted(st.slider_dims)
+                assert sorted(explorer.sliders.rows) == sorted(st.slider_dims)
                 for d in st.slider_dims:  # move every slider somewhere non-trivial
                     st.set_index(d, t.shape[d] - 1)
                 want = expected_slice(t, st)
                 if y is not None:
-                    np.testing.assert_allclose(explorer.image.image, want, rtol=1e-6)
-                    assert explorer.image.isVisible() and explorer.colorbar.isVisible()
+                    np.testing.assert_allclose(explorer.canvas.image.image, want, rtol=1e-6)
+                    assert explorer.canvas.image.isVisible() and explorer.canvas.colorbar.isVisible()
                 elif series is None:
-                    np.testing.assert_allclose(explorer._curves[0].getData()[1], want, rtol=1e-6)
+                    np.testing.assert_allclose(explorer.canvas.curves[0].getData()[1], want, rtol=1e-6)
                 else:
-                    assert len(explorer._curves) == t.shape[series]
-                    for i, curve in enumerate(explorer._curves):
+                    assert len(explorer.canvas.curves) == t.shape[series]
+                    for i, curve in enumerate(explorer.canvas.curves):
                         np.testing.assert_allclose(curve.getData()[1], want[i], rtol=1e-6)
                 for d in st.slider_dims:
                     st.set_index(d, 0)
@@ -79,12 +79,12 @@ def test_role_combo_boxes_drive_state(explorer):
     explorer.set_tensor(t)
     st = explorer.state
     assert (st.x_dim, st.y_dim, st.series_dim) == (2, None, None)
-    explorer.y_combo.setCurrentIndex(2)  # y = c
+    explorer.view_controls.y_combo.setCurrentIndex(2)  # y = c
     assert (st.x_dim, st.y_dim) == (2, 1)
-    explorer.y_combo.setCurrentIndex(0)  # back to lines
-    explorer.series_combo.setCurrentIndex(1)  # series = head
+    explorer.view_controls.y_combo.setCurrentIndex(0)  # back to lines
+    explorer.view_controls.series_combo.setCurrentIndex(1)  # series = head
     assert st.series_dim == 0 and st.slider_dims == (1,)
-    explorer.x_combo.setCurrentIndex(0)  # x = head displaces the series role
+    explorer.view_controls.x_combo.setCurrentIndex(0)  # x = head displaces the series role
     assert st.x_dim == 0 and st.series_dim is None
 
 
@@ -120,25 +120,25 @@ def test_markers_in_line_view(explorer, c):
     st = explorer.state
     st.set_index(1, c)
     s1, s2 = symmetry.symmetry_points(c, p)
-    assert [line.value() for line in explorer.sym_lines] == pytest.approx([s1, s2])
-    assert all(line.isVisible() for line in explorer.sym_lines)
-    xs = sorted(pt.pos().x() for pt in explorer.point_markers.points())
+    assert [line.value() for line in explorer.canvas.sym_lines] == pytest.approx([s1, s2])
+    assert all(line.isVisible() for line in explorer.canvas.sym_lines)
+    xs = sorted(pt.pos().x() for pt in explorer.canvas.point_markers.points())
     assert xs == sorted([0, c])  # current a = 0 and b = c - 0
-    assert task.equation(0, c) in explorer.marker_label.text()
+    assert task.equation(0, c) in explorer.canvas.marker_label.text()
     st.set_probe(2)
-    xs = sorted(pt.pos().x() for pt in explorer.point_markers.points())
+    xs = sorted(pt.pos().x() for pt in explorer.canvas.point_markers.points())
     assert xs == sorted([2, (c - 2) % p])
-    assert f"2 + {(c - 2) % p} mod 7 = {c}" in explorer.marker_label.text()
+    assert f"2 + {(c - 2) % p} mod 7 = {c}" in explorer.canvas.marker_label.text()
     # Fourier x: no markers
     st.set_fourier(st.x_dim, True)
-    assert not any(line.isVisible() for line in explorer.sym_lines)
+    assert not any(line.isVisible() for line in explorer.canvas.sym_lines)
 
 
 def test_markers_need_c_on_a_slider(explorer):
     t = small_tensor(p=7)
     explorer.set_tensor(t, context=ExplorerContext(task=Task("add", 7)))
     explorer.state.set_roles(1)  # x = c: not an a/b axis
-    assert not any(line.isVisible() for line in explorer.sym_lines)
+    assert not any(line.isVisible() for line in explorer.canvas.sym_lines)
 
 
 def test_markers_for_other_task_solve_partner():
@@ -153,19 +153,19 @@ def test_heatmap_diagonals_over_c_a(explorer):
     p = 8
     explorer.set_tensor(small_tensor(p=p), context=ExplorerContext(task=Task("add", p)))
     explorer.state.set_roles(2, 1)  # x = a, y = c
-    assert explorer.diagonals.isVisible()
-    x, y = explorer.diagonals.getData()
+    assert explorer.canvas.diagonals.isVisible()
+    x, y = explorer.canvas.diagonals.getData()
     # segments a = c/2 and a = c/2 + p/2, as (a, c) pairs
     for (a0, a1), (c0, c1) in zip(x.reshape(-1, 2), y.reshape(-1, 2)):
         assert a1 - a0 == pytest.approx((c1 - c0) / 2)
     assert x.reshape(-1, 2)[1][0] - x.reshape(-1, 2)[0][0] == pytest.approx(p / 2)
     explorer.state.set_roles(1, 2)  # x = c, y = a: transposed
-    x2, y2 = explorer.diagonals.getData()
+    x2, y2 = explorer.canvas.diagonals.getData()
     np.testing.assert_allclose(x2, y)
     np.testing.assert_allclose(y2, x)
     explorer.state.set_roles(2, 0)  # head x a: no diagonals; but c on a slider -> vertical lines
-    assert not explorer.diagonals.isVisible()
-    assert all(line.isVisible() for line in explorer.sym_lines)
+    assert not explorer.canvas.diagonals.isVisible()
+    assert all(line.isVisible() for line in explorer.canvas.sym_lines)
 
 
 @pytest.mark.parametrize("n", [7, 8])
@@ -178,32 +178,32 @@ def test_fourier_modes_match_analysis_library(explorer, n):
     st.set_fourier(2, True)
     coeffs = fourier.fourier_transform(t.data, -1)
     mag = fourier.frequency_magnitude(coeffs, -1)
-    np.testing.assert_allclose(explorer._curves[0].getData()[1], mag[1, 3].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(explorer.canvas.curves[0].getData()[1], mag[1, 3].numpy(), rtol=1e-5, atol=1e-6)
     assert explorer.prepared.x.size == n // 2 + 1
     st.set_component("phase")
-    np.testing.assert_allclose(explorer._curves[0].getData()[1], fourier.frequency_phase(coeffs, -1)[1, 3].numpy(),
+    np.testing.assert_allclose(explorer.canvas.curves[0].getData()[1], fourier.frequency_phase(coeffs, -1)[1, 3].numpy(),
                                rtol=1e-5, atol=1e-5)
     st.set_component("coefficients")
-    np.testing.assert_allclose(explorer._curves[0].getData()[1], coeffs[1, 3].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(explorer.canvas.curves[0].getData()[1], coeffs[1, 3].numpy(), rtol=1e-5, atol=1e-6)
     assert explorer.prepared.x.ticks == fourier.fourier_basis(n)[1]
     # heatmap: 2-D transform
     st.set_component("magnitude")
     st.set_roles(2, 1)
     st.set_fourier(1, True)
     mag2 = fourier.frequency_magnitude_2d(fourier.fourier_2d(t.data, (1, 2)), (1, 2))
-    np.testing.assert_allclose(explorer.image.image, mag2[1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(explorer.canvas.image.image, mag2[1].numpy(), rtol=1e-5, atol=1e-6)
     # one axis Fourier in a heatmap: magnitude along that axis only
     st.set_fourier(1, False)
-    np.testing.assert_allclose(explorer.image.image, mag[1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(explorer.canvas.image.image, mag[1].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_key_frequencies_highlighted(explorer):
     explorer.set_tensor(wave_tensor(113, 4), context=ExplorerContext(key_frequencies=(14, 35)))
     st = explorer.state
     st.set_fourier(st.x_dim, True)
-    shown = [r.getRegion() for r in explorer._region_pool.get("vertical", []) if r.isVisible()]
+    shown = [r.getRegion() for r in explorer.canvas.regions.get("vertical", []) if r.isVisible()]
     assert sorted(round(sum(r) / 2) for r in shown) == [14, 35]
-    assert "key frequencies" in explorer.message_label.text()
+    assert "key frequencies" in explorer.canvas.message_label.text()
 
 
 def test_waves_have_energy_only_at_key_frequencies():
@@ -232,10 +232,10 @@ def test_fixed_y_range_does_not_jump(explorer):
 def test_heatmap_cells_centred_on_indices(explorer):
     explorer.set_tensor(small_tensor(p=7))
     explorer.state.set_roles(2, 1)
-    rect = explorer.image.mapRectToView(explorer.image.boundingRect())
+    rect = explorer.canvas.image.mapRectToView(explorer.canvas.image.boundingRect())
     assert (rect.left(), rect.top(), rect.width(), rect.height()) == pytest.approx((-0.5, -0.5, 7, 7))
     explorer.state.set_roles(2, 0)  # a x head: 7 x 3
-    rect = explorer.image.mapRectToView(explorer.image.boundingRect())
+    rect = explorer.canvas.image.mapRectToView(explorer.canvas.image.boundingRect())
     assert (rect.width(), rect.height()) == pytest.approx((7, 3))
 
 
@@ -243,12 +243,12 @@ def test_heatmap_levels_symmetric_about_zero(explorer):
     t = small_tensor()
     explorer.set_tensor(t)
     explorer.state.set_roles(2, 1)
-    lo, hi = explorer.colorbar.levels()
+    lo, hi = explorer.canvas.colorbar.levels()
     assert lo == pytest.approx(-hi)
     assert hi == pytest.approx(float(t.data.abs().max()), rel=1e-5)
     explorer.state.set_y_range_mode("auto")
     explorer.state.set_index(0, 2)
-    lo, hi = explorer.colorbar.levels()
+    lo, hi = explorer.canvas.colorbar.levels()
     assert hi == pytest.approx(float(t.data[2].abs().max()), rel=1e-5) and lo == pytest.approx(-hi)
 
 
@@ -259,18 +259,18 @@ def test_overlays_same_shape_with_legend(explorer):
     st = explorer.state
     st.set_index(1, 5)
     st.set_index(0, 2)
-    overlay = explorer._overlay_curves[0]
+    overlay = explorer.canvas.overlay_curves[0]
     np.testing.assert_allclose(overlay.getData()[1], model.data[2, 5].numpy(), rtol=1e-6)
-    names = [label.text for _, label in explorer.legend.items]
+    names = [label.text for _, label in explorer.canvas.legend.items]
     assert "c/2 cosine model" in names
     color_before = overlay.opts["pen"].color().name()
     st.step(1, 1)
-    assert explorer._overlay_curves[0].opts["pen"].color().name() == color_before
+    assert explorer.canvas.overlay_curves[0].opts["pen"].color().name() == color_before
     with pytest.raises(ValueError):
         explorer.add_overlay("bad", small_tensor())
     # with a series axis, overlays follow every series
     st.set_roles(2, None, 0)
-    assert len(explorer._overlay_curves) == 4
+    assert len(explorer.canvas.overlay_curves) == 4
 
 
 def test_ragged_tensor_shows_gaps():
@@ -289,7 +289,7 @@ def test_hover_readout_names_the_input(explorer):
     st = explorer.state
     st.set_index(1, 5)
     vb = explorer.plot.getViewBox()
-    y = float(explorer._curves[0].getData()[1][3])
+    y = float(explorer.canvas.curves[0].getData()[1][3])
     explorer._on_mouse_moved(vb.mapViewToScene(QtCore.QPointF(3, y)))
     text = explorer.readout.text()
     assert "a=3" in text and "c=5" in text and "input (a=3, b=2, c=5)" in text and "3 + 2 mod 7 = 5" in text
@@ -301,7 +301,7 @@ def test_hover_readout_names_the_input(explorer):
 def test_keyboard_steps_focused_axis_and_space_plays(explorer, qtbot):
     explorer.set_tensor(small_tensor(p=7))
     st = explorer.state
-    assert explorer._focus_dim == 1  # c gets the focus
+    assert explorer.state.focus_dim == 1  # c gets the focus
     explorer.setFocus()
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Right)
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Right)
@@ -309,18 +309,18 @@ def test_keyboard_steps_focused_axis_and_space_plays(explorer, qtbot):
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Left)
     assert st.indices[1] == 1
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Up)
-    assert explorer._focus_dim == 0
+    assert explorer.state.focus_dim == 0
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Space)
-    assert explorer._playing_dim == 0 and explorer._timer.isActive()
-    explorer._rows[0].fps.setValue(100)
+    assert explorer.sliders.playing_dim == 0 and explorer.sliders.timer.isActive()
+    explorer.sliders.rows[0].fps.setValue(100)
     qtbot.waitUntil(lambda: st.indices[0] != 0, timeout=2000)
     qtbot.keyClick(explorer, QtCore.Qt.Key.Key_Space)
-    assert explorer._playing_dim is None and not explorer._timer.isActive()
+    assert explorer.sliders.playing_dim is None and not explorer.sliders.timer.isActive()
 
 
 def test_play_without_loop_stops_at_end(explorer, qtbot):
     explorer.set_tensor(small_tensor(p=5))
-    row = explorer._rows[1]
+    row = explorer.sliders.rows[1]
     row.loop.setChecked(False)
     row.fps.setValue(120)
     row.play_button.setChecked(True)
@@ -342,9 +342,9 @@ def test_source_controls_and_checkpoint_following(qtbot):
                           positions=("a", "b", "="), orderings=("[a, b]", "[c, a]"), epochs=[100, 200])
     widget = ExplorerWidget(source=source)
     qtbot.addWidget(widget)
-    assert widget.hook_combo.isEnabled() and widget.hook_combo.count() == 2
+    assert widget.source_controls.hook_combo.isEnabled() and widget.source_controls.hook_combo.count() == 2
     assert calls[-1] == ("=", "[c, a]", 200)
-    assert widget.epoch_label.text() == "checkpoint: epoch 200"
+    assert widget.source_controls.epoch_label.text() == "checkpoint: epoch 200"
     widget.state.set_index(1, 3)
     widget.set_epoch(100)
     widget.set_epoch(200)  # rapid changes are coalesced: one load, of the last epoch
@@ -355,16 +355,18 @@ def test_source_controls_and_checkpoint_following(qtbot):
     assert widget.state.indices[1] == 3  # same layout: the view is kept
     widget.select(hook="W_E")
     assert widget.state.tensor is weights
-    assert not widget.position_combo.isEnabled() and not widget.ordering_combo.isEnabled()
+    assert not widget.source_controls.position_combo.isEnabled() and not widget.source_controls.ordering_combo.isEnabled()
     widget.select(hook="blocks.0.hook_resid_post", ordering="[a, b]")
     assert calls[-1] == ("=", "[a, b]", 100)
     n = len(calls)
-    widget.select(ordering="[a, b]")  # cached
+    widget.select(ordering="[a, b]")  # already shown: no reload
     assert len(calls) == n
+    widget.select(hook="blocks.0.hook_resid_post", ordering="[q, r]")  # not offered: said, not raised
+    assert "offers no ordering '[q, r]'" in widget.canvas.message_label.text() and len(calls) == n
 
 
 def test_no_source_disables_source_controls(explorer):
-    assert not explorer._source_boxes[0].isEnabled()
+    assert not explorer.source_controls.boxes[0].isEnabled()
 
 
 def test_bench_runs_small():
@@ -380,31 +382,31 @@ def test_heatmap_of_overlay_and_residual(explorer):
     t = wave_tensor(13, 3)
     model = wave_tensor(13, 3, clean=True)
     explorer.set_tensor(t, {"model": model})
-    assert not explorer.image_combo.isEnabled()  # lines: overlays are curves
+    assert not explorer.view_controls.image_combo.isEnabled()  # lines: overlays are curves
     st = explorer.state
     st.set_roles(2, 1)
     st.set_index(0, 2)
-    assert explorer.image_combo.isEnabled()
-    explorer.image_combo.setCurrentText("tensor − model")
-    np.testing.assert_allclose(explorer.image.image, (t.data[2] - model.data[2]).numpy(), rtol=1e-5, atol=1e-6)
+    assert explorer.view_controls.image_combo.isEnabled()
+    explorer.view_controls.image_combo.setCurrentText("tensor − model")
+    np.testing.assert_allclose(explorer.canvas.image.image, (t.data[2] - model.data[2]).numpy(), rtol=1e-5, atol=1e-6)
     misses = explorer.cache.misses
     st.step(0, 1)
     assert explorer.cache.misses == misses
-    explorer.image_combo.setCurrentText("model")
-    np.testing.assert_allclose(explorer.image.image, model.data[0].numpy(), rtol=1e-6)
-    explorer.image_combo.setCurrentText("tensor")
-    np.testing.assert_allclose(explorer.image.image, t.data[0].numpy(), rtol=1e-6)
+    explorer.view_controls.image_combo.setCurrentText("model")
+    np.testing.assert_allclose(explorer.canvas.image.image, model.data[0].numpy(), rtol=1e-6)
+    explorer.view_controls.image_combo.setCurrentText("tensor")
+    np.testing.assert_allclose(explorer.canvas.image.image, t.data[0].numpy(), rtol=1e-6)
 
 
 def test_one_dimensional_tensor_and_many_series(explorer):
     bias = LabelledTensor(torch.arange(6.0), (Axis("d_model", 6),), title="b_out")
     explorer.set_tensor(bias)
-    assert explorer.state.slider_dims == () and not explorer._rows
-    np.testing.assert_array_equal(explorer._curves[0].getData()[1], np.arange(6.0))
+    assert explorer.state.slider_dims == () and not explorer.sliders.rows
+    np.testing.assert_array_equal(explorer.canvas.curves[0].getData()[1], np.arange(6.0))
     big = LabelledTensor(torch.randn(40, 5), (Axis("neuron", 40), Axis("a", 5, "token")), title="many")
     explorer.set_tensor(big, {"zero": big.with_data(torch.zeros(40, 5))})
     explorer.state.set_roles(1, None, 0)
-    assert len(explorer._curves) == 32 and "first 32 of 40" in explorer.message_label.text()
-    assert len(explorer.legend.items) <= 1  # no 32-row legend
+    assert len(explorer.canvas.curves) == 32 and "first 32 of 40" in explorer.canvas.message_label.text()
+    assert len(explorer.canvas.legend.items) <= 1  # no 32-row legend
     data = explorer.current_data()
     assert data.curves[0][0] == "neuron 0" and data.curves[-1][0] == "zero [neuron 31]"

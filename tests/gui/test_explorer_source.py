@@ -1,5 +1,8 @@
 """AnalysisExplorerSource and the AppState wiring (issue 6): a tiny untrained run, no training."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -62,18 +65,19 @@ def test_widget_follows_app_state(qtbot, tiny_run):
     assert widget.state.tensor is None and widget._pending_load  # hidden: nothing computed yet
     widget.show()
     qtbot.waitUntil(lambda: widget.state.tensor is not None, timeout=10_000)
-    assert widget.hook_combo.currentText() == "blocks.0.hook_resid_post"  # the default hook
+    assert widget.source_controls.hook_combo.currentText() == "blocks.0.hook_resid_post"  # the default hook
+    assert widget.source.session is app_state.session  # the Explorer reads the app's one session
     widget.select(hook="blocks.0.hook_resid_post", position="=", ordering="[c, a]")
     assert widget.state.tensor.names == ("d_model", "c", "a")
     assert widget.state.context.key_frequencies == (2, 5)
     final = widget.state.tensor.data.clone()
     widget.state.set_index(1, 6)
     app_state.set_checkpoint_epoch(10)
-    assert widget.epoch == 10 and widget.epoch_label.text() == "checkpoint: epoch 10"
+    assert widget.epoch == 10 and widget.source_controls.epoch_label.text() == "checkpoint: epoch 10"
     qtbot.waitUntil(lambda: not torch.equal(widget.state.tensor.data, final), timeout=5000)
     assert not torch.equal(widget.state.tensor.data, final)
     assert widget.state.indices[1] == 6  # same layout: the slider stays
-    assert widget._overlay_curves  # the c/2 cosine model
+    assert widget.canvas.overlay_curves  # the c/2 cosine model
     app_state.set_run(None)
     assert widget.state.tensor is None
 
@@ -85,10 +89,20 @@ def test_export_figures(qtbot, tmp_path):
     qtbot.addWidget(widget)
     widget.show()
     widget.set_tensor(wave_tensor(13, 3))
+    widget.state.set_roles(2, 1)
+    widget.state.set_index(0, 2)
     paths = widget.export_figures(tmp_path)
-    assert [p[-4:] for p in paths] == [".png", ".svg", ".csv"]
+    assert [os.path.basename(p) for p in paths] == ["explorer.png", "explorer.svg", "explorer.csv", "explorer.view.json"]
     assert all((tmp_path / f"explorer{ext}").stat().st_size > 100 for ext in (".png", ".svg", ".csv"))
     assert np.isfinite(widget.prepared.vmax)
+    # the view written next to the figure restores it: same heatmap, same slice
+    saved = json.loads((tmp_path / "explorer.view.json").read_text())
+    again = ExplorerWidget()
+    qtbot.addWidget(again)
+    again.restore_view(saved)
+    again.set_tensor(wave_tensor(13, 3))
+    assert again.view_state() == widget.view_state()
+    np.testing.assert_array_equal(again.canvas.image.image, widget.canvas.image.image)
 
 
 def test_explorer_in_the_main_window_computes_in_a_worker(qtbot, window, small_run_file):
@@ -102,5 +116,5 @@ def test_explorer_in_the_main_window_computes_in_a_worker(qtbot, window, small_r
     assert explorer.state.tensor.names[-2:] == ("c", "a")
     epoch = window.state.epochs[1]
     window.state.set_checkpoint_epoch(epoch)
-    qtbot.waitUntil(lambda: explorer._load_job is None and any(k[3] == epoch for k in explorer._loaded),
+    qtbot.waitUntil(lambda: not explorer.loader.busy and explorer.loader.shown_key[3] == epoch,
                     timeout=60_000)

@@ -50,7 +50,7 @@ def test_export_cli_headless(small_run_file, small_run, tmp_path):
     assert losses[0] == ["epoch", "train loss", "test loss"]
     np.testing.assert_allclose([float(r[1]) for r in losses[1:]], small_run.history.train_loss)
     symmetry = _csv_rows(out / "04_symmetry.csv")
-    assert symmetry[1][1] == "hook_embed" and symmetry[-1][1] == "blocks.0.hook_resid_post"
+    assert symmetry[1][1] == "hook_embed" and [r[1] for r in symmetry[-2:]] == ["blocks.0.hook_resid_post", "logits"]
     progress = _csv_rows(out / "07_progress_measures.csv")
     assert progress[0][:3] == ["epoch", "train_loss", "test_loss"]
     assert [float(r[0]) for r in progress[1:]] == [float(e) for e in small_run.epochs]

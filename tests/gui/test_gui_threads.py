@@ -1,7 +1,11 @@
-"""Qt objects die only in the GUI thread: worker jobs and garbage collection (issue 7 crash)."""
+"""Qt objects die only in the GUI thread: worker jobs and garbage collection (issue 7 crash);
+the one job runner: keyed requests, newest wins, lifetimes owned by the runner (issue 14)."""
 
 import gc
 import threading
+import weakref
+
+from PySide6 import QtWidgets
 
 from grokviz.gui.state import AppState
 
@@ -50,9 +54,81 @@ def test_a_tab_runs_one_job_at_a_time(qtbot, small_run):
     qtbot.addWidget(tab)
     tab.show()
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=10_000)
-    first = tab._job
+    first = tab.jobs.job
     tab.request(force=True)
-    assert tab._job is first and tab._pending and len(calls) == 1
+    assert tab.jobs.job is first and tab.jobs.pending and first.cancelled and len(calls) == 1
     release.set()
     qtbot.waitUntil(lambda: len(calls) == 2 and tab.result is not None and not tab.busy, timeout=60_000)
-    assert not tab._pending
+    assert not tab.jobs.pending
+
+
+def test_newest_request_wins_and_stale_results_are_dropped(qtbot):
+    from grokviz.gui.workers import LatestRequest
+
+    requests = LatestRequest("test")
+    gates = {key: threading.Event() for key in "abc"}
+    ran, delivered = [], []
+    requests.succeeded.connect(lambda key, result: delivered.append((key, result)))
+
+    def work(key):
+        def function(context):
+            ran.append(key)
+            gates[key].wait(30)
+            return key.upper()
+        return function
+
+    requests.request("a", work("a"))
+    qtbot.waitUntil(lambda: ran == ["a"], timeout=5_000)
+    requests.request("a", work("a"))  # the running key again: no second job
+    requests.request("b", work("b"))  # supersedes a ...
+    requests.request("c", work("c"))  # ... and c supersedes b before it started
+    assert requests.running_key == "a" and requests.wanted_key == "c" and requests.job.cancelled
+    gates["a"].set()
+    gates["c"].set()
+    with qtbot.waitSignal(requests.idle, timeout=10_000):
+        pass
+    assert ran == ["a", "c"] and delivered == [("c", "C")]  # a's result was stale, b never ran
+
+
+def test_failures_reach_the_gui_thread_and_cancelled_jobs_stay_silent(qtbot):
+    from grokviz.gui.workers import Job
+
+    gui = threading.get_ident()
+    seen = []
+    job = Job(lambda context: 1 / 0, "boom")
+    job.failed.connect(lambda message, details: seen.append((threading.get_ident(), message)))
+    with qtbot.waitSignal(job.done, timeout=5_000):
+        job.start()
+    assert seen and seen[0][0] == gui and "division" in seen[0][1] and job.ended and not job.running
+    quiet = Job(lambda context: context.cancel() or 1, "cancelled")
+    quiet.succeeded.connect(seen.append)
+    with qtbot.waitSignal(quiet.done, timeout=5_000):
+        quiet.start()
+    assert len(seen) == 1
+
+
+def test_an_owner_can_go_while_its_job_runs(qtbot):
+    """The owner (and its LatestRequest) deleted mid-job: the runner keeps the running job, and what
+    the job's function captured is released in the GUI thread, never in the worker."""
+    from grokviz.gui.workers import LatestRequest, job_runner
+
+    release, freed_in = threading.Event(), []
+
+    class Captured:
+        def __del__(self):
+            freed_in.append(threading.get_ident())
+
+    captured = Captured()
+    owner = QtWidgets.QWidget()
+    requests = LatestRequest("owned", owner)
+    requests.request("k", lambda context, captured=captured: release.wait(30))
+    job = weakref.ref(requests.job)
+    del captured, requests
+    owner.deleteLater()
+    del owner
+    qtbot.wait(50)
+    assert job() is not None and job() in job_runner().jobs and freed_in == []
+    release.set()
+    qtbot.waitUntil(lambda: bool(freed_in), timeout=5_000)
+    assert freed_in == [threading.get_ident()]
+    qtbot.waitUntil(lambda: job() is None, timeout=5_000)

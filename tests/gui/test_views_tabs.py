@@ -58,9 +58,9 @@ def test_symmetry_tab_recomputes_and_opens_explorer(qtbot, state, small_run):
 
     tab = _tab(qtbot, SymmetryView, state)
     result = tab.result
-    assert result["hooks"][0] == "hook_embed" and result["hooks"][-1] == "blocks.0.hook_resid_post"
+    assert result["hooks"][0] == "hook_embed" and result["hooks"][-2:] == ["blocks.0.hook_resid_post", "logits"]
     assert result["constant"][0]  # the embedding at = is the same for every input
-    resid_post = result["score"][-1]
+    resid_post = result["score"][-2]
     assert 0.5 < resid_post <= 1.0  # after attention the = position is (nearly) a↔b symmetric
     with qtbot.waitSignal(tab.openInExplorer, timeout=1000) as blocker:
         tab.open_hook("blocks.0.hook_resid_mid")

@@ -1,12 +1,13 @@
-"""The batched-ensemble math (the GPU path's core) on CPU: vmap over models = each model alone."""
+"""The batched ensemble (the GPU path) on CPU: per-model losses and gradients = each model alone, and
+its training through the recipe's schedule = the per-cell trainer's (its logits: test_lastpos_family)."""
 
 import torch
 
 from grokviz.core.config import ModelConfig
-from grokviz.core.fastpath import InputLayout, last_position_logits
+from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.model import GrokTransformer
-from grokviz.sweep.ensemble import ensemble_logits, ensemble_loss, stack_models
-from grokviz.core.training import cross_entropy_float64
+from grokviz.core.engines import EnsembleEngine, cross_entropy_float64
+from grokviz.core.lastpos.batched import stack_models
 
 DIMS = dict(d_model=16, n_heads=2, d_head=8, d_mlp=32)
 
@@ -23,31 +24,18 @@ def _models(p=7, count=3):
     return models
 
 
-def test_vmap_logits_equal_per_model_fast_path():
-    p = 7
-    models = _models(p)
-    rows = torch.randperm(p * p, generator=torch.Generator().manual_seed(1))[:30]
-    a, b = rows // p, rows % p
-    params, buffers = stack_models(models)
-    batched = ensemble_logits(params, buffers, a, b, p)
-    assert batched.shape == (3, 30, p)
-    for i, model in enumerate(models):
-        single = last_position_logits(model, InputLayout.from_rows(rows, p))
-        torch.testing.assert_close(batched[i], single, rtol=1e-5, atol=1e-5)
-        full = model(torch.stack([a, b, torch.full_like(a, p)], 1))[:, -1]
-        torch.testing.assert_close(batched[i], full, rtol=1e-5, atol=1e-5)
-
-
 def test_per_model_inputs_and_gradients():
     p = 7
     models = _models(p, 2)
     rows = torch.stack([torch.randperm(p * p, generator=torch.Generator().manual_seed(s))[:20] for s in (3, 4)])
     labels = torch.randint(0, p, (2, 20), generator=torch.Generator().manual_seed(5))
     params, buffers = stack_models(models)
-    loss = ensemble_loss(params, buffers, rows // p, rows % p, labels, p)
-    loss.backward()
+    engine = EnsembleEngine(params, buffers, rows, rows, labels, labels, p)
+    result = engine.step(evaluating=True)
+    assert result.test_acc.shape == result.train_acc.shape == result.loss.shape == (2,)
     for i, model in enumerate(models):
         single = cross_entropy_float64(last_position_logits(model, InputLayout.from_rows(rows[i], p)), labels[i])
+        torch.testing.assert_close(result.loss[i], single.detach(), rtol=1e-6, atol=1e-9)
         single.backward()
         for name, parameter in model.named_parameters():
             torch.testing.assert_close(params[name].grad[i], parameter.grad, rtol=1e-4, atol=1e-6)
@@ -80,3 +68,22 @@ def test_ensemble_training_matches_per_cell_trainer(tmp_path):
         torch.testing.assert_close(torch.as_tensor(ensemble.history.test_loss),
                                    torch.as_tensor(single.history.test_loss), rtol=2e-2, atol=1e-3)
         assert ensemble.resume_state["optimizer"]["state"].keys() == single.resume_state["optimizer"]["state"].keys()
+
+
+def test_ensemble_stops_when_asked_and_keeps_valid_runs(tmp_path):
+    from grokviz.core.runfile import load_run
+    from grokviz.sweep.ensemble import train_ensemble
+    from grokviz.sweep.spec import SweepSpec
+
+    spec = SweepSpec.from_mapping({"task": "add", "p": 7, "seeds": [1, 2], "epochs": 500, "frac_train": 0.5,
+                                   "eval_every": 10, "d_model": 16, "n_heads": 2, "d_head": 8, "d_mlp": 32})
+    cells = spec.cells()
+    seen = []
+    records = train_ensemble(cells, tmp_path, torch.device("cpu"), stop=lambda: len(seen) >= 2,
+                             on_progress=lambda *progress: seen.append(progress))
+    assert [(r["status"], r["epochs_done"]) for r in records] == [("pending", 11)] * 2  # the sweep resumes them
+    assert [epoch for epoch, _, _ in seen] == [0, 10]
+    for cell in cells:
+        run = load_run(tmp_path / f"{cell.name}.pt")
+        assert run.status == "cancelled" and run.epochs_trained == 11 and run.history.epoch[-1] == 11
+        assert run.resume_state["optimizer"]["state"]

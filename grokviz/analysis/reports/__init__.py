@@ -8,7 +8,11 @@ result. Each report lives in its own module in this package and registers itself
 :func:`report`; modules are discovered automatically, so adding one needs no list edit.
 
 ``per_checkpoint=False`` marks a report over the whole run (history, phases, progress
-measures over checkpoints): its ``epoch`` argument is always None.
+measures over checkpoints): its ``epoch`` argument is always None. Slow reports may take
+``on_progress(fraction, text)`` and ``cancel()`` keyword arguments (the session passes them when
+given) and raise :class:`ReportCancelled` when cancelled.
+
+``grokviz analyze --list`` prints the registry; ``grokviz analyze RUN --report NAME --json`` runs one.
 """
 
 from __future__ import annotations
@@ -28,20 +32,27 @@ class ReportSpec:
     compute: Callable[..., Any]
     per_checkpoint: bool = True
     description: str = ""
+    large: bool = False  # tens of MB per value (e.g. activations over all inputs): only a few are kept
+
+
+class ReportCancelled(Exception):
+    """A report stopped early at its ``cancel()``'s request (nothing is cached)."""
 
 
 _REGISTRY: dict[str, ReportSpec] = {}
 _DISCOVERED = False
 
 
-def report(name: str, title: str, *, per_checkpoint: bool = True):
-    """Decorator: register ``compute(session, epoch, **options)`` as report ``name``."""
+def report(name: str, title: str, *, per_checkpoint: bool = True, large: bool = False):
+    """Decorator: register ``compute(session, epoch, **options)`` as report ``name``.
+
+    ``large`` values (activations over all inputs) are kept in a small cache of their own."""
 
     def register(function):
         if name in _REGISTRY and _REGISTRY[name].compute is not function:
             raise ValueError(f"report {name!r} is registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = ReportSpec(name, title, function, per_checkpoint, doc[0] if doc else "")
+        _REGISTRY[name] = ReportSpec(name, title, function, per_checkpoint, doc[0] if doc else "", large)
         return function
 
     return register

@@ -20,15 +20,21 @@ Epoch conventions of the converted runs (``Run``: checkpoint/row ``e`` = weights
 * Nanda: ``epochs`` are taken as step counts as stored; ``train_losses[i]`` after ``i`` steps,
   ``test_losses[j]`` after ``j·s`` steps where ``s = len(train_losses) / len(test_losses)`` (10).
 
-Modules: :mod:`.safe_load` (weights-only loading, load-error descriptions), :mod:`.validate`
+Modules: :mod:`.budgets` (the limits every load stays within), :mod:`.archive` and
+:mod:`.pickle_scan` (container checks and a dry run of the pickle before torch reads it),
+:mod:`.walk` (one bounded pass over the loaded structure), :mod:`.checksum` (grokviz files'
+tensor checksum), :mod:`.standins` (inert config stand-ins),
+:mod:`.safe_load` (weights-only loading, load-error descriptions), :mod:`.validate`
 (checkers of loaded values), :mod:`.inference` (the task: given, named or inferred),
 :mod:`.evaluate` (accuracies and losses of imported weights), :mod:`.assemble` (history rows and
 the finished Run), :mod:`.demo` and :mod:`.nanda` (the two formats), :mod:`.foreign` (format
-detection and dispatch). This package re-exports their public names.
+detection and dispatch). This package re-exports their public names. It never imports :mod:`grokviz.core.runfile`
+(which reads grokviz runs with it), so the two have no import cycle.
 """
 
 from __future__ import annotations
 
+from grokviz.core.importers import budgets, checksum
 from grokviz.core.importers.assemble import HISTORY_STRIDE
 from grokviz.core.importers.demo import DEMO_KEYS, SOURCE_DEMO
 from grokviz.core.importers.evaluate import MAX_ACCURACY_CHECKPOINTS
@@ -57,8 +63,9 @@ from grokviz.core.importers.safe_load import (
     PickledConfig,
     describe_load_error,
     read_any,
+    verify_crcs,
 )
-from grokviz.core.importers.validate import _dense, _int_list  # used by grokviz.core.runfile
+from grokviz.core.importers.validate import check_state_dict
 
 __all__ = [
     "CONFIG_CLASS_NAMES",
@@ -79,9 +86,10 @@ __all__ = [
     "SOURCE_NANDA",
     "ZIP_MAGIC",
     "PickledConfig",
-    "_dense",
-    "_int_list",
+    "budgets",
     "candidate_tasks",
+    "check_state_dict",
+    "checksum",
     "coerce_task",
     "convert_nanda_state",
     "describe_load_error",
@@ -90,4 +98,5 @@ __all__ = [
     "infer_task",
     "nanda_shapes",
     "read_any",
+    "verify_crcs",
 ]

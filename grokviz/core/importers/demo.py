@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grokviz.core import runfile
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, split_indices
 from grokviz.core.errors import ParameterError
@@ -20,11 +19,13 @@ from grokviz.core.importers.evaluate import _evaluate, _Evaluator
 from grokviz.core.importers.inference import _resolve_task, coerce_task
 from grokviz.core.importers.validate import (
     _config_error,
+    brief,
+    check_state_dict,
     _config_value,
     _fail,
     _float_array,
     _index_tensor,
-    _int_list,
+    int_list,
     _is_int,
     _positive_int,
     _require_keys,
@@ -65,12 +66,12 @@ def _normalise_tl_state(path, state: dict, cfg: ModelConfig, what: str) -> dict:
     if ignore is None:
         ignore = torch.tensor(-float("inf"))
     elif not isinstance(ignore, torch.Tensor) or ignore.numel() != 1 or not ignore.is_floating_point() or not float(ignore) <= -1e4:
-        _fail(path, f"{what}: {ignore_key} should be a very negative scalar (-inf), got {ignore!r:.40}")
+        _fail(path, f"{what}: {ignore_key} should be a very negative scalar (-inf), got {brief(ignore)}")
     state[ignore_key] = ignore.reshape(())
     for name, tensor in state.items():
         if isinstance(tensor, torch.Tensor) and name.split(".")[-1].startswith(("W_", "b_")) and not tensor.is_floating_point():
             _fail(path, f"{what}: {name} has dtype {tensor.dtype}, expected floating point")
-    runfile.check_state_dict(path, state, cfg, what)
+    check_state_dict(path, state, cfg, what)
     return state
 
 
@@ -111,7 +112,7 @@ def _demo_model_config(path, config: dict, state: dict) -> ModelConfig:
     }
     for name, (want, reason) in expected.items():
         if name in config and config[name] != want and not (want is None and config[name] in ("", None)):
-            _fail(path, f"config {name} = {config[name]!r:.40} is not supported ({reason})")
+            _fail(path, f"config {name} = {brief(config[name])} is not supported ({reason})")
     seed = config.get("seed")
     try:
         return ModelConfig(
@@ -154,7 +155,7 @@ def _import_demo(path, data: dict, task) -> Run:
     if len(test_losses) != n_epochs:
         _fail(path, f"train_losses has {n_epochs} entries but test_losses has {len(test_losses)} (the demo logs both every epoch)")
 
-    raw_epochs = _int_list(path, data["checkpoint_epochs"], "checkpoint_epochs")
+    raw_epochs = int_list(path, data["checkpoint_epochs"], "checkpoint_epochs")
     checkpoints = data["checkpoints"]
     if not isinstance(checkpoints, (list, tuple)):
         _fail(path, f"checkpoints is a {type(checkpoints).__name__}, expected a list of state dicts")

@@ -1,51 +1,90 @@
-"""Accuracies and losses of imported weights, computed with the last-position fast path."""
+"""Accuracies and losses of imported weights, computed with the last-position fast path.
+
+Logits of ``rows`` inputs are [rows, p]; at p = 1021 all p² rows would be 4 GB (274 GB at
+p = 4093), so rows are evaluated in chunks of ``budgets.LOGIT_CHUNK_ELEMENTS`` logits and only
+per-row results (prediction, loss) are kept. Past ``budgets.MAX_EVALUATION_ROWS`` rows per split
+a fixed random sample of that many rows is evaluated, and the run's notes say so.
+"""
 
 from __future__ import annotations
 
 import torch
 
 from grokviz.core.config import ModelConfig
+from grokviz.core.importers import budgets
 from grokviz.core.tasks import Task
 
 # Accuracies are computed with the fast path at up to this many checkpoints (plus the final
 # weights); the other rows keep NaN. 32 checkpoints at p = 113 take about two seconds on a CPU.
 MAX_ACCURACY_CHECKPOINTS = 32
+SAMPLE_SEED = 0
 
 
 class _Evaluator:
-    """Logits of all p² inputs for a sequence of state dicts, with one model and one layout."""
+    """Per-row predictions and losses for a sequence of state dicts (design.md §2 layout),
+    straight from the weights: no model object (and no TransformerLens import) is needed."""
 
     def __init__(self, cfg: ModelConfig):
-        from grokviz.core.fastpath import InputLayout
-        from grokviz.core.model import GrokTransformer
-
         self.p = cfg.p
-        self.model = GrokTransformer(cfg, init=False).eval()
-        self.layout = InputLayout.from_rows(torch.arange(cfg.p * cfg.p), cfg.p)
+        self._layouts: dict = {}
+
+    def _chunks(self, rows: torch.Tensor) -> list:
+        """Input layouts of ``rows`` in chunks of about LOGIT_CHUNK_ELEMENTS logits (cached)."""
+        from grokviz.core.lastpos import InputLayout
+
+        key = (rows.data_ptr(), len(rows))
+        cached = self._layouts.get(key)
+        if cached is None or cached[0] is not rows:
+            size = max(1, budgets.LOGIT_CHUNK_ELEMENTS // self.p)
+            cached = (rows, [InputLayout.from_rows(rows[i : i + size], self.p) for i in range(0, len(rows), size)])
+            self._layouts[key] = cached
+        return cached[1]
 
     @torch.inference_mode()
-    def logits(self, state: dict) -> torch.Tensor:
-        from grokviz.core.fastpath import last_position_logits
+    def scores(self, state: dict, rows: torch.Tensor, labels: torch.Tensor | None = None):
+        """(predicted label [n], loss [n] float64 or None) of inputs ``rows`` under ``state``;
+        ``labels`` (of those rows, −1 = none) give the cross-entropy, NaN where there is none."""
+        from grokviz.core.lastpos import last_position_logits
+        from grokviz.core.weights import Weights
 
-        self.model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
-        return last_position_logits(self.model, self.layout)
+        weights = Weights.of({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+        predictions = torch.empty(len(rows), dtype=torch.int64)
+        losses = None if labels is None else torch.full((len(rows),), float("nan"), dtype=torch.float64)
+        start = 0
+        for layout in self._chunks(rows):
+            logits = last_position_logits(weights, layout)
+            stop = start + len(layout)
+            predictions[start:stop] = logits.argmax(-1)
+            if labels is not None:
+                chunk_labels = labels[start:stop]
+                valid = chunk_labels >= 0
+                log_probs = logits[valid].double().log_softmax(-1)
+                losses[start:stop][valid] = -log_probs.gather(-1, chunk_labels[valid][:, None])[:, 0]
+            start = stop
+        return predictions, losses
 
 
-def _accuracy(logits: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor) -> float:
-    labels = labels[rows]
+def sample_rows(rows: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+    """``rows``, or a fixed random sample of ``limit`` of them (sorted) if there are more."""
+    limit = budgets.MAX_EVALUATION_ROWS if limit is None else limit
+    if len(rows) <= limit:
+        return rows
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(SAMPLE_SEED))[:limit]
+    return rows[pick].sort().values
+
+
+def _accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     valid = labels >= 0
     if not bool(valid.any()):
         return float("nan")
-    return float((logits[rows][valid].argmax(-1) == labels[valid]).double().mean())
+    return float((predictions[valid] == labels[valid]).double().mean())
 
 
-def _loss(logits: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor) -> float:
-    labels = labels[rows]
+def _loss(losses: torch.Tensor, labels: torch.Tensor) -> float:
     valid = labels >= 0
     if not bool(valid.any()):
         return float("nan")
-    log_probs = logits[rows][valid].double().log_softmax(-1)
-    return float(-log_probs.gather(-1, labels[valid][:, None]).mean())
+    return float(losses[valid].mean())
 
 
 def _accuracy_epochs(checkpoint_epochs: list[int], limit: int = MAX_ACCURACY_CHECKPOINTS) -> list[int]:
@@ -60,14 +99,23 @@ def _accuracy_epochs(checkpoint_epochs: list[int], limit: int = MAX_ACCURACY_CHE
 def _evaluate(evaluator, task: Task, train_rows, test_rows, checkpoint_epochs, checkpoints, final_epoch, final_state, notes):
     """Accuracies at (a spread of) checkpoints and the end; losses at the end."""
     labels = task.labels()
+    train, test = sample_rows(train_rows), sample_rows(test_rows)
+    if len(train) < len(train_rows) or len(test) < len(test_rows):
+        notes.append(
+            f"accuracies and final losses computed on {len(train):,} of {len(train_rows):,} train and "
+            f"{len(test):,} of {len(test_rows):,} test inputs (a fixed random sample; budgets.MAX_EVALUATION_ROWS)"
+        )
+    train_labels, test_labels = labels[train], labels[test]
     accuracies, computed = {}, {}
     picks = _accuracy_epochs(checkpoint_epochs)
     for index in picks:
-        logits = evaluator.logits(checkpoints[index])
-        accuracies[checkpoint_epochs[index]] = (_accuracy(logits, labels, train_rows), _accuracy(logits, labels, test_rows))
-    logits = evaluator.logits(final_state)
-    accuracies[final_epoch] = (_accuracy(logits, labels, train_rows), _accuracy(logits, labels, test_rows))
-    computed[final_epoch] = (_loss(logits, labels, train_rows), _loss(logits, labels, test_rows))
+        train_pred, _ = evaluator.scores(checkpoints[index], train)
+        test_pred, _ = evaluator.scores(checkpoints[index], test)
+        accuracies[checkpoint_epochs[index]] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
+    train_pred, train_loss = evaluator.scores(final_state, train, train_labels)
+    test_pred, test_loss = evaluator.scores(final_state, test, test_labels)
+    accuracies[final_epoch] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
+    computed[final_epoch] = (_loss(train_loss, train_labels), _loss(test_loss, test_labels))
     if len(picks) < len(checkpoints):
         notes.append(f"accuracies computed at {len(picks)} of {len(checkpoints)} checkpoints and the final weights")
     return accuracies, computed

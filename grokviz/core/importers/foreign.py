@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grokviz.core import runfile
 from grokviz.core.errors import GrokvizError
 from grokviz.core.importers.demo import _import_demo
 from grokviz.core.importers.nanda import _import_nanda
@@ -40,11 +39,8 @@ def import_foreign(path, data, task=None) -> Run:
     if not isinstance(data, dict):
         _fail(path, f"top-level object is a {type(data).__name__}, expected a dict")
     kind = detect_format(data)
-    if kind == "grokviz":
-        fmt = data.get("format")
-        if fmt is None:
-            _fail(path, f"has a format_version but no format {runfile.FORMAT_NAME!r}: not a grokviz run")
-        _fail(path, f"format {fmt!r:.60} is not a grokviz run (expected {runfile.FORMAT_NAME!r})")
+    if kind == "grokviz":  # grokviz.core.runfile.load_run reads grokviz runs and names their header's fault
+        _fail(path, "has a 'format'/'format_version' header, so it is not a Grokking-demo or Nanda file")
     if kind is None:
         _fail(path, f"a dict with keys {_key_list(list(data))} is not a grokviz, Grokking-demo or Nanda run")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from grokviz.core.errors import ParameterError
+from grokviz.core.importers.evaluate import sample_rows
 from grokviz.core.importers.validate import _fail
 from grokviz.core.tasks import Task, is_prime, parse_task
 
@@ -62,8 +63,9 @@ def _resolve_task(path, given, p: int, named: Task | None, evaluator, final_stat
         return task
     if named is not None:
         return named
-    predictions = evaluator.logits(final_state)[train_rows].argmax(-1)
-    best, accuracy, ties = infer_task(predictions, train_rows, p)
+    rows = sample_rows(train_rows)
+    predictions, _ = evaluator.scores(final_state, rows)
+    best, accuracy, ties = infer_task(predictions, rows, p)
     if best is None or accuracy < MIN_INFERENCE_ACCURACY:
         shown = f"{accuracy * 100:.1f} % of the training labels (best: {best.spec})" if best else "no labels"
         _fail(

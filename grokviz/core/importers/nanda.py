@@ -12,7 +12,6 @@ import re
 
 import torch
 
-from grokviz.core import runfile
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, split_indices
 from grokviz.core.errors import ParameterError
@@ -21,10 +20,12 @@ from grokviz.core.importers.evaluate import _evaluate, _Evaluator
 from grokviz.core.importers.inference import _resolve_task, coerce_task
 from grokviz.core.importers.validate import (
     _config_error,
+    brief,
+    check_state_dict,
     _config_value,
     _fail,
     _float_array,
-    _int_list,
+    int_list,
     _is_int,
     _is_number,
     _positive_int,
@@ -142,7 +143,7 @@ def _convert_nanda_state(path, state, cfg: ModelConfig, what: str, ignored: set)
         if key not in ("blocks.0.attn.mask", "blocks.0.attn.IGNORE"):
             ignored.add(key)
     converted = convert_nanda_state(state, cfg)
-    runfile.check_state_dict(path, converted, cfg, what)
+    check_state_dict(path, converted, cfg, what)
     return converted
 
 
@@ -198,8 +199,8 @@ def _import_nanda(path, data: dict, task) -> Run:
     if layers is not None and layers != 1:
         _fail(path, f"config num_layers = {layers} is not supported (grokviz reads 1-layer models only)")
     act = config.get("act_type", config.get("act_fn"))
-    if act is not None and str(act).lower() != "relu":
-        _fail(path, f"config act_type = {act!r:.40} is not supported (grokviz reads relu MLPs only)")
+    if act is not None and not (isinstance(act, str) and act.lower() == "relu"):
+        _fail(path, f"config act_type = {brief(act)} is not supported (grokviz reads relu MLPs only)")
     if config.get("use_ln"):
         _fail(path, "config use_ln is set: grokviz reads models without layer norm only")
 
@@ -230,7 +231,7 @@ def _import_nanda(path, data: dict, task) -> Run:
         _fail(path, f"test_losses has {n_tests} entries, which is neither one per epoch nor one every k epochs of {n_epochs} train_losses")
 
     if "epochs" in data:
-        epochs = _int_list(path, data["epochs"], "epochs")
+        epochs = int_list(path, data["epochs"], "epochs")
     else:
         every = _config_value(path, config, "save_every", "config", _positive_int, "a positive integer")
         if every is None and len(state_dicts) > 1:
@@ -261,14 +262,14 @@ def _import_nanda(path, data: dict, task) -> Run:
     fn_name = config.get("fn_name")
     if fn_name is not None:
         if not isinstance(fn_name, str):
-            _fail(path, f"config fn_name = {fn_name!r:.40} is not a string")
+            _fail(path, f"config fn_name = {brief(fn_name)} is not a string")
         if fn_name.lower() in NANDA_FN_NAMES:
             try:
                 named = Task(NANDA_FN_NAMES[fn_name.lower()], p)
             except ParameterError as error:
                 _config_error(path, error, "Nanda")
         elif task is None:
-            notes.append(f"config fn_name {fn_name!r} is not a grokviz task")
+            notes.append(f"config fn_name {brief(fn_name)} is not a grokviz task")
     try:
         spec_task = task or named or Task("add", p)
         train_rows, test_rows = split_indices(spec_task, split)
@@ -300,7 +301,7 @@ def _import_nanda(path, data: dict, task) -> Run:
     save_every = _config_value(path, config, "save_every", "config", _positive_int, "a positive integer", default=100)
     betas = config.get("betas", (0.9, 0.98))
     if not (isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_is_number(b) for b in betas)):
-        _fail(path, f"config betas = {betas!r:.40} is not two numbers")
+        _fail(path, f"config betas = {brief(betas)} is not two numbers")
     try:
         train_config = TrainConfig(
             epochs=num_epochs,

@@ -6,6 +6,8 @@ that class (and TransformerLens 4 no longer has its module). Only in that case t
 loaded again, still by torch's weights-only unpickler, with the config's class path mapped to
 an inert stand-in (:class:`PickledConfig`) whose fields become a plain dict. Nothing from the
 file is imported or executed. :func:`describe_load_error` turns any loader failure into one line.
+Before torch reads anything, :mod:`.archive` checks the container and dry-runs the pickle, and
+after, :mod:`.walk` checks the loaded structure (issue 18: bounded memory and time).
 """
 
 from __future__ import annotations
@@ -15,73 +17,21 @@ import threading
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from grokviz.core import runfile
 from grokviz.core.errors import RunFileError
-
+from grokviz.core.importers import budgets
+from grokviz.core.importers.archive import ZIP_MAGIC, ArchiveRefused, precheck, verify_zip_crcs
+from grokviz.core.importers.standins import NumpyDType, PickledConfig, numpy_scalar
+from grokviz.core.importers.walk import check_structure
 
 CONFIG_CLASS_NAMES = ("HookedTransformerConfig", "EasyTransformerConfig")
 CONFIG_MODULE_ROOTS = ("transformer_lens", "easy_transformer")
 NUMPY_SCALAR_PATHS = ("numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar")
 NUMPY_DTYPE_PATHS = ("numpy.dtype",)
-_NUMPY_CODES = frozenset({"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"})
 
 _GLOBAL_RE = re.compile(r"GLOBAL (\S+) was not an allowed global")
 _FALLBACK_LOCK = threading.Lock()
-
-
-class PickledConfig:
-    """Inert stand-in for a pickled TransformerLens config: it only keeps the field dict.
-
-    Built by torch's weights-only unpickler (``__new__`` + ``__setstate__``); it has no
-    behaviour, and :func:`read_any` replaces it with ``dict(fields)`` before returning.
-    """
-
-    __slots__ = ("fields", "problem")
-
-    def __setstate__(self, state):
-        self.problem = None
-        slots = None
-        if isinstance(state, tuple) and len(state) == 2:
-            state, slots = state
-        fields = {}
-        for part in (state, slots):
-            if part is None:
-                continue
-            if not isinstance(part, dict) or not all(isinstance(k, str) for k in part):
-                self.problem = f"its state is a {type(part).__name__}, not a dict of named fields"
-                break
-            fields.update(part)
-        self.fields = fields
-
-
-class _NumpyDType:
-    """Stand-in for ``numpy.dtype(code, align, copy)`` as pickled inside a numpy scalar."""
-
-    __slots__ = ("code", "order")
-
-    def __init__(self, code=None, align=False, copy=True):
-        self.code = code if isinstance(code, str) else None
-        self.order = "="
-
-    def __setstate__(self, state):
-        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
-            self.order = state[1]
-
-    def __str__(self):
-        return f"{self.order}{self.code}"
-
-
-def _numpy_scalar(dtype, data=None):
-    """Rebuild a numeric numpy scalar (``numpy.core.multiarray.scalar``) as a Python number."""
-    if not isinstance(dtype, _NumpyDType) or dtype.code not in _NUMPY_CODES:
-        raise ValueError(f"numpy scalar of unsupported dtype {getattr(dtype, 'code', dtype)!r}")
-    np_dtype = np.dtype(dtype.order.replace("|", "=") + dtype.code)
-    if not isinstance(data, (bytes, bytearray)) or len(data) != np_dtype.itemsize:
-        raise ValueError("malformed numpy scalar")
-    return np.frombuffer(bytes(data), dtype=np_dtype, count=1)[0].item()
 
 
 def _check_file(path: Path) -> None:
@@ -95,7 +45,7 @@ def _check_file(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise RunFileError(path, "the file is empty")
-    if size > runfile.MAX_FILE_BYTES:
+    if size > budgets.MAX_FILE_BYTES:
         raise RunFileError(path, f"the file is {size / 1024**3:.1f} GiB, larger than any run grokviz can open")
 
 
@@ -128,14 +78,22 @@ def _fallback_global(full_path: str):
     if _is_config_class(full_path):
         return PickledConfig
     if full_path in NUMPY_SCALAR_PATHS:
-        return _numpy_scalar
+        return numpy_scalar
     if full_path in NUMPY_DTYPE_PATHS:
-        return _NumpyDType
+        return NumpyDType
     return None
 
 
+class _ConfigClassNames:
+    """The names the config fallback lets torch build (for the pickle dry run)."""
+
+    def __contains__(self, full_path) -> bool:
+        return isinstance(full_path, str) and _is_config_class(full_path)
+
+
+_FALLBACK_CLASSES = _ConfigClassNames()
+_FALLBACK_FUNCTIONS = frozenset(NUMPY_SCALAR_PATHS + NUMPY_DTYPE_PATHS)
 _BLOCKED_RE = re.compile(r"unsupported GLOBAL (\S+) whose module")
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _torch_reason(text: str) -> str:
@@ -169,7 +127,8 @@ def describe_load_error(error: Exception, head: bytes = b"") -> str:
     if head.startswith(ZIP_MAGIC):
         if "not in a subdirectory" in text or "failed locating file" in text or "file not found" in text:
             return "a zip archive, but not a torch file (no data.pkl record inside)"
-        return "not a valid torch file (truncated or corrupt zip archive)"
+        if "PytorchStreamReader" in text or "zip" in text.lower() or "central directory" in text:
+            return "not a valid torch file (truncated or corrupt zip archive)"
     if "failed finding central directory" in text or "failed reading zip archive" in text:
         return "not a valid torch file (truncated or corrupt zip archive)"
     if isinstance(error, EOFError) or "Ran out of input" in text:
@@ -185,86 +144,130 @@ def describe_load_error(error: Exception, head: bytes = b"") -> str:
     return f"cannot be read as a torch file: {(reason or type(error).__name__)[:200]}"
 
 
-def _to_plain(value, depth: int = 0):
-    """Replace stand-ins by plain data (configs by their field dicts) in the loaded object."""
-    if depth > 64:
-        return value
+_STAND_INS = (PickledConfig, NumpyDType, dict, list, tuple)
+
+
+def _to_plain(value, memo: dict | None = None):
+    """Replace stand-ins by plain data (configs by their field dicts) in the loaded object.
+
+    Runs after :func:`~.walk.check_structure` (so no cycles, bounded depth); each shared
+    container is converted once and stays shared (``memo``: id → converted value).
+    """
+    memo = {} if memo is None else memo
+    key = id(value)
+    if key in memo:
+        return memo[key]
     if isinstance(value, PickledConfig):
-        return {k: _to_plain(v, depth + 1) for k, v in getattr(value, "fields", {}).items()}
-    if isinstance(value, _NumpyDType):
+        result = memo[key] = {}
+        result.update((k, _to_plain(v, memo)) for k, v in getattr(value, "fields", {}).items())
+        return result
+    if isinstance(value, NumpyDType):
         return str(value)
     if isinstance(value, dict):
-        for key in list(value):
-            item = value[key]
-            if isinstance(item, (PickledConfig, _NumpyDType, dict, list, tuple)):
-                value[key] = _to_plain(item, depth + 1)
+        memo[key] = value
+        for name, item in value.items():
+            if isinstance(item, _STAND_INS):
+                value[name] = _to_plain(item, memo)
         return value
     if isinstance(value, list):
+        memo[key] = value
         for index, item in enumerate(value):
-            if isinstance(item, (PickledConfig, _NumpyDType, dict, list, tuple)):
-                value[index] = _to_plain(item, depth + 1)
+            if isinstance(item, _STAND_INS):
+                value[index] = _to_plain(item, memo)
         return value
-    if isinstance(value, tuple) and any(isinstance(v, (PickledConfig, _NumpyDType, dict, list, tuple)) for v in value):
-        return tuple(_to_plain(v, depth + 1) for v in value)
+    if isinstance(value, tuple) and any(isinstance(v, _STAND_INS) for v in value):
+        memo[key] = tuple(_to_plain(v, memo) for v in value)
+        return memo[key]
     return value
 
 
-def _config_problem(value, depth: int = 0) -> str | None:
-    if depth > 64:
-        return None
+def _config_problem(value, seen: set | None = None) -> str | None:
+    """The first stand-in config that could not be read, in a bounded, acyclic structure."""
+    seen = set() if seen is None else seen
     if isinstance(value, PickledConfig):
         if not hasattr(value, "fields"):
             return "the pickled config has no fields"
-        return value.problem
+        if value.problem:
+            return value.problem
+        value = value.fields
     if isinstance(value, dict):
         values = value.values()
     elif isinstance(value, (list, tuple)):
         values = value
     else:
         return None
+    if id(value) in seen:
+        return None
+    seen.add(id(value))
     for item in values:
         if isinstance(item, (PickledConfig, dict, list, tuple)):
-            problem = _config_problem(item, depth + 1)
+            problem = _config_problem(item, seen)
             if problem:
                 return problem
     return None
 
 
+def _precheck(path: Path) -> None:
+    try:
+        precheck(path, _FALLBACK_CLASSES, _FALLBACK_FUNCTIONS)
+    except ArchiveRefused as error:
+        raise RunFileError(path, str(error)) from None
+
+
 def read_any(path):
     """Load ``path`` safely (weights-only); a Grokking-demo config is read as plain data.
 
-    Every failure is a :class:`RunFileError` with one line naming the file.
+    The container and its pickle are checked first (:mod:`.archive`, within :mod:`.budgets`),
+    the loaded structure after (:func:`~.walk.check_structure`). Every failure is a
+    :class:`RunFileError` with one line naming the file.
     """
     path = Path(path)
     _check_file(path)
+    _precheck(path)
     try:
-        return _load(path)
+        data = _load(path)
     except Exception as error:  # noqa: BLE001 - every loader failure becomes one message
-        first_error = error
+        data = _load_with_config(path, error)
+    else:
+        check_structure(path, data)
+        return data
+    check_structure(path, data)
+    problem = _config_problem(data)
+    if problem:
+        raise RunFileError(path, f"the pickled TransformerLens config cannot be read: {problem}")
+    return _to_plain(data)
+
+
+def _load_with_config(path: Path, first_error: Exception):
+    """The config fallback: load again with the config class (and numpy scalars) as stand-ins."""
     head = _head(path)
     refused = _refused_global(first_error)
     if refused is None or not _is_config_class(refused):
         raise RunFileError(path, describe_load_error(first_error, head)) from None
 
     # numpy scalars occur inside TL configs (initializer_range = 0.8 / np.sqrt(d_model))
-    allowed = [(PickledConfig, refused), (_NumpyDType, "numpy.dtype")]
-    allowed += [(_numpy_scalar, name) for name in NUMPY_SCALAR_PATHS]
+    allowed = [(PickledConfig, refused), (NumpyDType, "numpy.dtype")]
+    allowed += [(numpy_scalar, name) for name in NUMPY_SCALAR_PATHS]
     with _FALLBACK_LOCK:
         for _ in range(8):  # each retry allows one more config/numpy path, never anything else
             try:
                 with torch.serialization.safe_globals(allowed):
-                    data = _load(path)
+                    return _load(path)
             except Exception as error:  # noqa: BLE001
                 refused = _refused_global(error)
                 stand_in = _fallback_global(refused) if refused else None
                 if stand_in is None or any(name == refused for _, name in allowed):
                     raise RunFileError(path, describe_load_error(error, head)) from None
                 allowed.append((stand_in, refused))
-                continue
-            break
-        else:
-            raise RunFileError(path, "the pickled TransformerLens config could not be read as plain data")
-    problem = _config_problem(data)
-    if problem:
-        raise RunFileError(path, f"the pickled TransformerLens config cannot be read: {problem}")
-    return _to_plain(data)
+    raise RunFileError(path, "the pickled TransformerLens config could not be read as plain data")
+
+
+def verify_crcs(path) -> None:
+    """Check a zip-format file's records against their stored CRC-32s (one read of the file;
+    ``data.pkl`` was checked by :func:`read_any` already). Legacy files have none."""
+    path = Path(path)
+    if _head(path).startswith(ZIP_MAGIC):
+        try:
+            verify_zip_crcs(path, skip=("/data.pkl",))
+        except ArchiveRefused as error:
+            raise RunFileError(path, str(error)) from None

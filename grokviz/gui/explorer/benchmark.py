@@ -24,7 +24,11 @@ def _app():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtWidgets
 
-    return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    from grokviz.gui.offscreen import close_views_at_exit
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    close_views_at_exit()
+    return app
 
 
 def measure_redraw(shape=(128, 113, 113), steps: int = 150, modes=MODES, size=(1400, 900),
@@ -37,7 +41,7 @@ def measure_redraw(shape=(128, 113, 113), steps: int = 150, modes=MODES, size=(1
     "modes": {mode: {"p50_ms", "p95_ms", "max_ms", "prepare_ms", "ok"}}, "ok"}``.
     """
     app = _app()
-    from grokviz.gui.launch import configure_plots
+    from grokviz.gui.appearance import configure_plots
 
     configure_plots()  # measure with the app's own pyqtgraph settings (antialiasing on)
     from PySide6 import QtWidgets

@@ -2,12 +2,13 @@
 
 The Explorer widget only needs a :class:`ExplorerSource`: names of hooks (and weights /
 derived matrices), which token positions and orderings each offers, and
-``get(hook, position, ordering, epoch) -> LabelledTensor``.  The main window owns the source and
-passes the shared checkpoint epoch; the Explorer caches what it fetched.
+``get(hook, position, ordering, epoch) -> LabelledTensor``. The Explorer keeps no cache of its
+own: a run's data is cached once, in its :class:`~grokviz.analysis.session.RunSession`.
+The orderings and positions on offer, and the defaults, come from
+:mod:`grokviz.analysis.reorder` (data, so new orderings need no widget change).
 
 * :class:`StaticSource` — a fixed dict of LabelledTensors (tests, notebooks, the benchmark).
-* :class:`AnalysisExplorerSource` — a run's activation caches and re-orderings from
-  ``grokviz.analysis`` (available once ``grokviz.analysis.cache`` / ``reorder`` exist).
+* :class:`AnalysisExplorerSource` — a run session's activations, re-ordered, and its weights.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
+from grokviz.analysis import reorder as _reorder
 from grokviz.analysis.labelled import LabelledTensor
+from grokviz.gui.explorer.model import ExplorerContext
 
-POSITIONS = ("a", "b", "=")
-ORDERINGS = ("[a, b]", "[c, a]", "[c, b]", "[a, c]", "[b, c]", "[b, a]")
+POSITIONS = _reorder.POSITIONS
+ORDERINGS = _reorder.orderings()
 
 
 @runtime_checkable
@@ -26,8 +29,9 @@ class ExplorerSource(Protocol):
     """What the Explorer asks of a data source.  ``positions(hook)`` / ``orderings(hook)``
     return the choices for that hook (an empty tuple disables the control, e.g. for W_E);
     ``epochs()`` the checkpoint epochs (empty: no checkpoints); ``context()`` the
-    :class:`~grokviz.gui.explorer.state.ExplorerContext` (task, key frequencies);
-    ``overlays(...)`` optional extra series of the same shape."""
+    :class:`~grokviz.gui.explorer.model.ExplorerContext` (task, key frequencies);
+    ``overlays(...)`` optional extra series of the same shape. Optional: ``default_hook``,
+    ``default_position(hook)``, ``default_ordering(hook)``."""
 
     def hook_names(self) -> list: ...
 
@@ -41,7 +45,8 @@ class ExplorerSource(Protocol):
 
     def context(self): ...
 
-    def overlays(self, hook: str, position: str | None, ordering: str | None, epoch: int | None) -> dict: ...
+    def overlays(self, hook: str, position: str | None, ordering: str | None, epoch: int | None,
+                 tensor: LabelledTensor | None = None) -> dict: ...
 
 
 class StaticSource:
@@ -49,8 +54,6 @@ class StaticSource:
 
     def __init__(self, tensors: dict, context=None, overlays: dict | None = None,
                  positions: tuple = (), orderings: tuple = (), epochs: list | None = None):
-        from grokviz.gui.explorer.state import ExplorerContext
-
         self._tensors = dict(tensors)
         self._context = context or ExplorerContext()
         self._overlays = overlays or {}
@@ -70,6 +73,12 @@ class StaticSource:
     def epochs(self) -> list:
         return self._epochs
 
+    def default_position(self, hook: str) -> str | None:
+        return _reorder.DEFAULT_POSITION
+
+    def default_ordering(self, hook: str) -> str | None:
+        return _reorder.default_ordering()
+
     def get(self, hook, position=None, ordering=None, epoch=None) -> LabelledTensor:
         value = self._tensors[hook]
         return value(position, ordering, epoch) if callable(value) else value
@@ -77,7 +86,7 @@ class StaticSource:
     def context(self):
         return self._context
 
-    def overlays(self, hook, position=None, ordering=None, epoch=None) -> dict:
+    def overlays(self, hook, position=None, ordering=None, epoch=None, tensor=None) -> dict:
         value = self._overlays.get(hook, {})
         return value(position, ordering, epoch) if callable(value) else dict(value)
 
@@ -87,86 +96,81 @@ class StaticSource:
 WEIGHT_NAMES = ("W_E", "W_pos", "W_U", "W_neur", "W_logit")
 
 
-def _layout(ordering: str | None) -> str:
-    return (ordering or "[c, a]").strip("[]").replace(",", "").replace(" ", "")
-
-
 class AnalysisExplorerSource:
     """A run's activations (every cached hook over all p² inputs, re-ordered by
     :func:`grokviz.analysis.reorder.reorder`) and weights / derived matrices (W_E, W_pos, W_U,
-    W_neur, W_logit) at any checkpoint.
+    W_neur, W_logit) at any checkpoint, read through the run's
+    :class:`~grokviz.analysis.session.RunSession` (which caches models and activations).
 
-    ``AnalysisExplorerSource(run, store=None, key_frequencies=None, model_at=None)``:
-    ``store`` an :class:`~grokviz.analysis.cache.ActivationStore` to share (default: a new one);
-    ``key_frequencies`` (default: from W_E of the final checkpoint, computed on first use);
-    ``model_at(epoch)`` a model provider (e.g. the AppState's cached ``state.model``).
+    ``AnalysisExplorerSource(session, key_frequencies=None)``: ``session`` a RunSession (a Run
+    gets one of its own); ``key_frequencies`` (default: the session's ``key_frequencies`` report
+    at the final checkpoint, computed on first use, in the worker that loads a tensor).
     For ``[c, a]`` / ``[a, c]`` orderings with complete grids the c/2 cosine model
     (:func:`grokviz.analysis.symmetry.fit_c2_model` over the key frequencies) is an overlay.
-    Runs the model synchronously on first access of a checkpoint (about a second on CPU).
+    Thread-safe as far as the session is: :meth:`get` and :meth:`overlays` run in workers.
     """
 
-    def __init__(self, run, store=None, key_frequencies=None, model_at=None, c2_overlay: bool = True):
-        from grokviz.analysis.cache import ActivationStore
-
-        self.run = run
-        self.task = run.task
-        self.store = store if store is not None else ActivationStore(run, lazy=True)
-        self._keys = None if key_frequencies is None else tuple(int(k) for k in key_frequencies)
-        self._model_at = model_at or (lambda epoch: run.model(epoch))
-        self.c2_overlay = c2_overlay
-        self._last = None  # (key, tensor) of the last get, for overlays()
-
-    # -- protocol -------------------------------------------------------------------
     default_hook = "blocks.0.hook_resid_post"
 
+    def __init__(self, session, key_frequencies=None, c2_overlay: bool = True):
+        from grokviz.analysis.session import RunSession, session_of
+
+        self.session = session if isinstance(session, RunSession) else session_of(session)
+        self.run = self.session.run
+        self.task = self.run.task
+        self._keys = None if key_frequencies is None else tuple(int(k) for k in key_frequencies)
+        self.c2_overlay = c2_overlay
+
+    # -- protocol -------------------------------------------------------------------
     def hook_names(self) -> list:
         from grokviz.analysis.cache import CACHE_NAMES
 
         return list(CACHE_NAMES) + list(WEIGHT_NAMES)
 
     def positions(self, hook: str) -> tuple:
-        return () if hook in WEIGHT_NAMES else POSITIONS
+        return () if hook in WEIGHT_NAMES else _reorder.POSITIONS
 
     def orderings(self, hook: str) -> tuple:
-        return () if hook in WEIGHT_NAMES else ORDERINGS
+        return () if hook in WEIGHT_NAMES else _reorder.orderings(self.task)
+
+    def default_position(self, hook: str) -> str:
+        return _reorder.DEFAULT_POSITION
+
+    def default_ordering(self, hook: str) -> str:
+        return _reorder.default_ordering(self.task)
 
     def epochs(self) -> list:
         return list(self.run.epochs)
 
+    def set_key_frequencies(self, keys) -> None:
+        self._keys = None if keys is None else tuple(int(k) for k in keys)
+
     def key_frequencies(self) -> tuple:
         if self._keys is None:
             try:
-                from grokviz.analysis.spectrum import key_frequencies
-
-                self._keys = tuple(key_frequencies(self._model_at(self.run.epochs[-1])).frequencies)
-            except Exception:  # a view must open even if the spectrum cannot be computed
+                self._keys = tuple(int(k) for k in self.session.report("key_frequencies", None).frequencies)
+            except Exception:  # noqa: BLE001 - a view must open even if the spectrum cannot be computed
                 self._keys = ()
         return self._keys
 
     def context(self):
-        from grokviz.gui.explorer.state import ExplorerContext
-
         return ExplorerContext(task=self.task, key_frequencies=self.key_frequencies())
 
     def get(self, hook, position=None, ordering=None, epoch=None) -> LabelledTensor:
-        key = (hook, position, ordering, epoch)
         if hook in WEIGHT_NAMES:
-            tensor = self._weight(hook, epoch)
-        else:
-            from grokviz.analysis.reorder import reorder
+            return self._weight(hook, epoch)
+        ordering = ordering or _reorder.default_ordering(self.task)
+        position = position or _reorder.DEFAULT_POSITION
+        labelled = self.session.activations(hook, epoch)
+        tensor = _reorder.reorder(labelled, self.task, ordering, position=position)
+        return tensor.with_data(tensor.data, title=f"{hook} at {position}, {ordering}")
 
-            labelled = self.store.labelled(hook, epoch)
-            tensor = reorder(labelled, self.task, _layout(ordering), position=position or "=")
-            where = f" at {position or '='}, {ordering or '[c, a]'}"
-            tensor = tensor.with_data(tensor.data, title=f"{hook}{where}")
-        self._last = (key, tensor)
-        return tensor
-
-    def overlays(self, hook, position=None, ordering=None, epoch=None) -> dict:
-        if not self.c2_overlay or hook in WEIGHT_NAMES or _layout(ordering) not in ("ca", "ac"):
+    def overlays(self, hook, position=None, ordering=None, epoch=None, tensor=None) -> dict:
+        """The c/2 cosine model of ``tensor`` (default: fetched again) for [c, a] / [a, c]."""
+        ordering = ordering or _reorder.default_ordering(self.task)
+        if not self.c2_overlay or hook in WEIGHT_NAMES or set(_reorder.parse_layout(ordering)) != {"c", "a"}:
             return {}
-        key = (hook, position, ordering, epoch)
-        tensor = self._last[1] if self._last and self._last[0] == key else self.get(hook, position, ordering, epoch)
+        tensor = tensor if tensor is not None else self.get(hook, position, ordering, epoch)
         keys = self.key_frequencies()
         if tensor.ragged or not keys:
             return {}
@@ -174,7 +178,7 @@ class AnalysisExplorerSource:
             from grokviz.analysis.symmetry import fit_c2_model
 
             fit = fit_c2_model(tensor, keys)
-        except Exception:
+        except Exception:  # noqa: BLE001 - no overlay rather than no view
             return {}
         if not math.isfinite(fit.r2):  # e.g. a hook that does not depend on a at all
             return {}
@@ -187,7 +191,7 @@ class AnalysisExplorerSource:
         from grokviz.analysis.cache import token_axis
         from grokviz.analysis.labelled import Axis
 
-        model = self._model_at(epoch)
+        model = self.session.model(epoch)
         cfg = model.cfg
         p = cfg.p
         with torch.no_grad():

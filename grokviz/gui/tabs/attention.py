@@ -30,9 +30,10 @@ class AttentionView(AnalysisTab):
                              render_target=self.summary)
 
     def compute(self, run, epoch, context):
+        from grokviz.analysis.session import session_of
         from grokviz.gui.tabs import compute
 
-        return compute.attention_data(run.model(epoch))
+        return compute.attention_view(session_of(run), epoch)
 
     def describe(self, result):
         mean = result["mean"]

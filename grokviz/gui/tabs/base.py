@@ -6,8 +6,9 @@ thread, no Qt) and ``show_result(result)`` (GUI thread), and lists its plots in 
 
 Used with the shared :class:`~grokviz.gui.state.AppState` (``Tab(state)``) or standalone
 (``Tab(run=run, epoch=epoch)``). Work is deferred while the tab is hidden and done when it
-becomes visible (``view_activated``/``showEvent``); a newer request supersedes a running one
-(its result is dropped).
+becomes visible (``view_activated``/``showEvent``); the work runs through a
+:class:`~grokviz.gui.workers.LatestRequest` keyed by (run, epoch): a newer request cancels the
+running one, whose result is dropped, and runs when it has ended.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 from PySide6 import QtCore, QtWidgets
 
 from grokviz.gui.export import add_export_menu, export_csv, export_png, export_svg
-from grokviz.gui.workers import Job
+from grokviz.gui.workers import LatestRequest
 
 TAB_TITLE_SIZE = "11pt"
 
@@ -38,8 +39,11 @@ class AnalysisTab(QtWidgets.QWidget):
         self.epoch = None
         self.result = None
         self.plots: dict = {}
-        self._job: Job | None = None
-        self._pending = False
+        self.jobs = LatestRequest(self.title, self)
+        self.jobs.progress.connect(self._on_progress)
+        self.jobs.succeeded.connect(self._on_result)
+        self.jobs.failed.connect(self._on_failed)
+        self.jobs.idle.connect(self._on_idle)
         self._dirty = False
         self._computed_key = None
         self.status = QtWidgets.QLabel("Open a run to see this view.")
@@ -140,22 +144,11 @@ class AnalysisTab(QtWidgets.QWidget):
             self._dirty = True
             return
         self._dirty = False
-        if self._job is not None:  # one job at a time: the newest request runs when this one is done
-            self._pending = True
-            self._job.cancel()
-            return
         run, epoch = self.run, self.epoch
-        key = self._key()
-        job = Job(lambda context: self.compute(run, epoch, context), title=self.title, parent=self)
-        job.progress.connect(self._on_progress)
-        job.succeeded.connect(lambda result, key=key: self._on_result(key, result))
-        job.failed.connect(self._on_failed)
-        job.done.connect(lambda job=job: self._on_done(job))
-        self._job = job
         self.status.setText(f"Computing {self.title.lower()} at epoch {epoch}…" if epoch is not None else "Computing…")
         self.progress_bar.setRange(0, 0)
         self.progress_bar.show()
-        job.start()
+        self.jobs.request(self._key(), lambda context: self.compute(run, epoch, context), force=force)
 
     def compute_now(self):
         """Synchronous variant (tests, figure export): compute and show in this thread."""
@@ -164,12 +157,11 @@ class AnalysisTab(QtWidgets.QWidget):
         return result
 
     def cancel(self):
-        if self._job is not None and self._job.isRunning():
-            self._job.cancel()
+        self.jobs.cancel()
 
     @property
     def busy(self) -> bool:
-        return self._job is not None
+        return self.jobs.busy
 
     def _on_progress(self, fraction, text):
         if fraction < 0:
@@ -196,23 +188,12 @@ class AnalysisTab(QtWidgets.QWidget):
         self.status.setText(f"Failed: {message}")
         self.status.setToolTip(details)
 
-    def _on_done(self, job):
-        """``job``'s thread has ended. Until now it stays ``self._job`` even after ``run`` returned:
-        starting the next job earlier let this slot delete that still-running next job (Qt aborts
-        on a QThread destroyed while running)."""
-        job.deleteLater()
-        if job is not self._job:
-            return
-        self._job = None
+    def _on_idle(self):
         self.progress_bar.hide()
-        if self._pending:
-            self._pending = False
-            self.request()
 
     def closeEvent(self, event):
         self.cancel()
-        if self._job is not None:
-            self._job.wait(5000)
+        self.jobs.wait(5000)
         super().closeEvent(event)
 
     # -- export ---------------------------------------------------------------------------

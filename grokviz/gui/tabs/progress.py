@@ -43,13 +43,12 @@ class ProgressView(AnalysisTab):
         self.body.addLayout(grid, 1)
 
     def compute(self, run, epoch, context):
+        from grokviz.analysis.session import session_of
         from grokviz.gui.tabs import compute
 
-        key_freqs = self.state.summary.get("key_freqs") if self.state is not None else None
         report = context.report if context is not None else None
         cancelled = (lambda: context.cancelled) if context is not None else None
-        return compute.progress_data(run, key_freqs or None, max_checkpoints=self.max_checkpoints, report=report,
-                                     cancelled=cancelled)
+        return compute.progress_view(session_of(run), self.max_checkpoints, report=report, cancelled=cancelled)
 
     def describe(self, result):
         phases = "; ".join(f"{n} {s:,.0f}–{e:,.0f}" for n, s, e in result["phases"]) or "no phases detected"

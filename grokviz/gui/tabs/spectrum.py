@@ -59,7 +59,8 @@ class NeuronTableModel(QtCore.QAbstractTableModel):
             return NEURON_COLUMNS[section]
         if role == QtCore.Qt.ItemDataRole.ToolTipRole and orientation == QtCore.Qt.Orientation.Horizontal:
             return ("MLP neuron index", "frequency k with the largest fraction of the neuron's variance",
-                    "that fraction (design.md §6)", "cluster frequency when fraction > 0.85 (– = none)",
+                    "that fraction (design.md §6)",
+                    "cluster frequency when that fraction exceeds the cluster threshold (0.85, design.md §6; – = none)",
                     "‖W_out[n]‖: size of the neuron's output weights")[section]
         return None
 
@@ -197,16 +198,14 @@ class SpectrumView(AnalysisTab):
 
     # -- compute / show ---------------------------------------------------------------------
     def compute(self, run, epoch, context):
+        from grokviz.analysis.session import session_of
         from grokviz.gui.tabs import compute
 
-        key_freqs = self.state.summary.get("key_freqs") if self.state is not None else None
-        if not key_freqs:
-            key_freqs = compute.key_frequencies(run.model())
-        return compute.spectrum_data(run.model(epoch), key_freqs)
+        return compute.spectrum_view(session_of(run), epoch)
 
     def describe(self, result):
         sizes = ", ".join(f"k={k}: {n}" for k, n in result["cluster_sizes"].items()) or "none"
-        return f"Epoch {self.epoch} · key frequencies {result['key_freqs']} · neuron clusters (>0.85) {sizes}"
+        return f"Epoch {self.epoch} · key frequencies {result['key_freqs']} · neuron clusters (>{result['cluster_threshold']:g}) {sizes}"
 
     def show_result(self, result):
         self._draw_norms()

@@ -43,12 +43,10 @@ class SymmetryView(AnalysisTab):
         self._dims = []
 
     def compute(self, run, epoch, context):
+        from grokviz.analysis.session import session_of
         from grokviz.gui.tabs import compute
 
-        key_freqs = self.state.summary.get("key_freqs") if self.state is not None else None
-        if not key_freqs:
-            key_freqs = compute.key_frequencies(run.model())
-        return compute.symmetry_data(run.model(epoch), run.task, key_freqs)
+        return compute.symmetry_view(session_of(run), epoch)
 
     def describe(self, result):
         first = next((label for label, s in zip(result["labels"], result["score"]) if np.isfinite(s) and s > 0.9), None)

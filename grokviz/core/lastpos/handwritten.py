@@ -1,9 +1,9 @@
 """Hand-written gradients of the fast path's attention half (design.md §2), for the CPU trainer.
 
-The trainer's step (:mod:`grokviz.core.trainstep`) runs without autograd. This module gives it
+The trainer's step (:mod:`grokviz.core.lastpos.step`) runs without autograd. This module gives it
 the two pieces in front of the MLP, each as a forward that keeps what its backward needs:
 
-- :class:`AttentionTables` — the tables of :func:`grokviz.core.fastpath.table_parts` (key
+- :class:`AttentionTables` — the tables of :func:`grokviz.core.lastpos.tables.table_parts` (key
   scores and value→output rows) and their backward to the weights;
 - :class:`SparseMix` — from the tables to ``resid_mid`` at ``=``: each input mixes 3·heads table
   rows with its attention weights, i.e. ``resid_mid = M·table`` for a sparse [N, rows]
@@ -24,13 +24,14 @@ from functools import cached_property
 
 import torch
 
-from grokviz.core.fastpath import InputLayout, TableParts, table_parts, table_rows
+from grokviz.core.lastpos.layout import InputLayout
+from grokviz.core.lastpos.tables import TableParts, table_parts, table_rows
 from grokviz.core.weights import Weights
 
 
 @dataclass
 class AttentionTables:
-    """:class:`~grokviz.core.fastpath.TableParts` of the weights ``w``, with the constant folded in.
+    """:class:`~grokviz.core.lastpos.tables.TableParts` of the weights ``w``, with the constant folded in.
 
     ``table`` rows are VO[row, head] + const / heads, where const = W_E[=] + W_pos[2] + b_O.
     Each head's attention weights sum to 1, so mixing these rows adds const exactly once, and

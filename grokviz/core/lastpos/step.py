@@ -1,13 +1,13 @@
 """The CPU trainer's step: the fast path's forward and a hand-written backward, in reused buffers.
 
-Autograd through :func:`grokviz.core.fastpath.last_position_logits` spends about as long on
+Autograd through :func:`grokviz.core.lastpos.forward.last_position_logits` spends about as long on
 bookkeeping, fresh allocations and its small-tensor ops as on the MLP's matmuls. Here one step is
 
     tables → resid_mid = M·table (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
     → resid_post = resid_mid + post·W_out → logits = resid_post·W_U + b_U + b_out·W_U
     → float64 cross-entropy (design.md §4) → the same chain backwards.
 
-M has 3·heads entries per input (:mod:`grokviz.core.fastgrad`), so the two products with W_in's
+M has 3·heads entries per input (:mod:`grokviz.core.lastpos.handwritten`), so the two products with W_in's
 d_model side go through the small table instead of the N inputs: pre = M·(table·W_in) and
 grad W_in = tableᵀ·(Mᵀ·grad pre), each a gather of 3·heads rows per input instead of a
 d_model-deep product. The [N, ·] gradients sit in buffers reused from step to step, the ReLU and
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from grokviz.core.fastgrad import AttentionTables, SparseMix
-from grokviz.core.fastpath import InputLayout
+from grokviz.core.lastpos.handwritten import AttentionTables, SparseMix
+from grokviz.core.lastpos.layout import InputLayout
 from grokviz.core.weights import Weights
 
 _PAD = 16
@@ -121,7 +121,9 @@ class TrainStep:
             self._unembed_bias[: self.p] = w.direct_bias
         return AttentionTables.of(self._weights)
 
-    def _forward(self, tables: AttentionTables, batch: _Batch):
+    def forward(self, tables: AttentionTables, batch: _Batch):
+        """(mix weights, post [N, d_mlp], resid_post [N, d_model], padded logits [N, width]) of ``batch``
+        (``self.train`` or an evaluation chunk), in the reused buffers."""
         n, w, get = batch.n, self._weights, self.buffers.get
         resid_mid, weights = batch.mix.forward(tables)
         post = batch.mix.mix(tables.mlp_in, weights)  # = resid_mid·W_in
@@ -145,7 +147,7 @@ class TrainStep:
         for layout in layouts:
             batch = self._batch(layout, labels[start : start + len(layout)])
             start += len(layout)
-            logits = self._forward(tables, batch)[-1][:, : self.p]
+            logits = self.forward(tables, batch)[-1][:, : self.p]
             _, _, row_loss, right = _float64_loss(logits, batch.label_column, count_correct=True)
             loss_sum += row_loss.sum()
             correct += right
@@ -168,7 +170,7 @@ class TrainStep:
         """
         batch, w, get = self.train, self._weights, self.buffers.get
         n, p = batch.n, self.p
-        weights, post, resid_post, logits = self._forward(tables, batch)
+        weights, post, resid_post, logits = self.forward(tables, batch)
         exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
         loss = row_loss.mean()
         # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
