@@ -19,14 +19,9 @@ CIRCLES_MAX_FREQUENCIES = 6
 
 def session_for(run):
     """The run's shared :class:`~grokviz.analysis.session.RunSession` (one per run object)."""
-    from grokviz.analysis import session as sessions
+    from grokviz.analysis.session import session_of
 
-    if hasattr(sessions, "session_of"):
-        return sessions.session_of(run)
-    found = run.__dict__.get("_grokviz_session")
-    if found is None:
-        found = run.__dict__["_grokviz_session"] = sessions.RunSession(run)
-    return found
+    return session_of(run)
 
 
 # ----------------------------------------------------------------------------- clock vs pizza
@@ -370,9 +365,9 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
 
 
 def _circle_frequencies(session) -> list:
-    from grokviz.analysis.reports.embedding_circles import final_key_frequencies
+    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
 
-    return final_key_frequencies(session)
+    return run_key_frequencies(session)
 
 
 def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=None) -> str:

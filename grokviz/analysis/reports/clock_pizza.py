@@ -30,9 +30,10 @@ class ClockPizzaHistory:
 def clock_pizza_history(session, epoch, max_checkpoints: int | None = None, on_progress=None, cancel=None,
                         **options):
     """s_g and q at every stored checkpoint (at most ``max_checkpoints``, evenly spread)."""
-    from grokviz.analysis.checkpoint_series import over_checkpoints, spread_epochs
+    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.progress import subsample_epochs
 
-    epochs = spread_epochs(session.epochs, max_checkpoints)
+    epochs = subsample_epochs(session.epochs, max_checkpoints)
     rows = over_checkpoints(session, "clock_pizza", epochs, on_progress, cancel, **options)
     return ClockPizzaHistory(epochs, [r.gradient_symmetricity for r in rows], [r.distance_irrelevance for r in rows],
                              [r.verdict for r in rows], rows[0].n_triples, rows[0].seed)

@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from grokviz.analysis.reports import report
 
 
-def final_key_frequencies(session) -> list:
-    """The frequencies to draw: the final model's key frequencies, so every checkpoint shows the same planes."""
-    return list(session.report("key_frequencies", None).frequencies)
-
-
 @report("embedding_circles", "Embedding circles")
 def embedding_circles(session, epoch, frequencies: tuple | None = None):
     """Token embeddings on each key frequency's plane, with a circularity score (1 = ideal circle)."""
     from grokviz.analysis.embedding_circles import embedding_circles as circles
 
-    freqs = list(frequencies) if frequencies is not None else final_key_frequencies(session)
+    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
+
+    # the run's (final) key frequencies, so every checkpoint shows the same planes
+    freqs = list(frequencies) if frequencies is not None else run_key_frequencies(session)
     return circles(session.run.state_dict(epoch)["embed.W_E"], session.task, freqs)
 
 
@@ -38,7 +36,8 @@ class CirclesHistory:
 def embedding_circles_history(session, epoch, on_progress=None, cancel=None):
     """The circles at every stored checkpoint (cheap: W_E only), for the animation."""
     from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
 
-    freqs = tuple(final_key_frequencies(session))
+    freqs = tuple(run_key_frequencies(session))
     frames = over_checkpoints(session, "embedding_circles", session.epochs, on_progress, cancel, frequencies=freqs)
     return CirclesHistory(list(session.epochs), list(freqs), frames)

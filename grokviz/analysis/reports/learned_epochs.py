@@ -12,9 +12,7 @@ def learned_epochs(session, epoch, on_progress=None, cancel=None):
 
     result = compute(session.run, on_progress, cancel)
     if result is None:
-        try:
-            from grokviz.analysis.reports import ReportCancelled
-        except ImportError:  # the registry before cancellable reports
-            ReportCancelled = RuntimeError
+        from grokviz.analysis.reports import ReportCancelled
+
         raise ReportCancelled("learned epochs cancelled")
     return result

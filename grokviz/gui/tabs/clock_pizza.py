@@ -34,7 +34,7 @@ class ClockPizzaView(AnalysisTab):
         options = {}
         if context is not None:
             options = {"on_progress": context.report, "cancel": lambda: context.cancelled}
-        history = session.report("clock_pizza_history", max_checkpoints=MAX_CHECKPOINTS, **_accepted(options))
+        history = session.report("clock_pizza_history", max_checkpoints=MAX_CHECKPOINTS, **options)
         return history, session.report("clock_pizza", epoch)
 
     def describe(self, result):
@@ -64,16 +64,6 @@ class ClockPizzaView(AnalysisTab):
         view = self.history_plot.getPlotItem().getViewBox()
         if view.sceneBoundingRect().contains(event.scenePos()):
             self.set_epoch(int(round(view.mapSceneToView(event.scenePos()).x())))
-
-
-def _accepted(options: dict) -> dict:
-    """on_progress / cancel only where the session forwards them (not as cache-key options)."""
-    import inspect
-
-    from grokviz.analysis.session import RunSession
-
-    parameters = inspect.signature(RunSession.report).parameters
-    return {k: v for k, v in options.items() if k in parameters}
 
 
 def create_view(state):

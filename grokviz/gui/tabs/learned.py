@@ -46,10 +46,8 @@ class LearnedView(AnalysisTab):
         self.add_plot_export("histogram", self.histogram_plot, lambda: mf.learned_histogram_csv(self.result))
 
     def compute(self, run, epoch, context):
-        from grokviz.gui.tabs.clock_pizza import _accepted
-
         options = {"on_progress": context.report, "cancel": lambda: context.cancelled} if context is not None else {}
-        return mf.session_for(run).report("learned_epochs", **_accepted(options))
+        return mf.session_for(run).report("learned_epochs", **options)
 
     def describe(self, result):
         summary = result.to_json()["summary"]
