@@ -119,3 +119,14 @@ def test_history_over_checkpoints(small_run):
     last = session.report("clock_pizza", small_run.epochs[-1], n_triples=64)
     assert history.gradient_symmetricity[-1] == last.gradient_symmetricity  # one computation, shared
     assert all(v in ("clock", "pizza", "mixed") for v in history.verdict)
+
+
+def test_analyze_json_has_clock_pizza(small_run_file, capsys):
+    from grokviz.cli import main
+
+    assert main(["analyze", str(small_run_file), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["clock_pizza"]["verdict"] in ("clock", "pizza", "mixed")
+    assert payload["clock_pizza"]["n_triples"] == cp.DEFAULT_TRIPLES
+    assert main(["analyze", str(small_run_file), "--report", "clock_pizza", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["seed"] == cp.DEFAULT_SEED
