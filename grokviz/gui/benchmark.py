@@ -149,10 +149,17 @@ def bench_explorer_redraw(args, app) -> dict:
     return measure(args, app)
 
 
+def bench_circles_animation(args, app) -> dict:
+    from grokviz.gui.tabs.circles_bench import bench_circles_animation as measure
+
+    return measure(args, app)
+
+
 SECTIONS = [
     ("window_visible", bench_window_visible),
     ("training_stall", bench_training_stall),
     ("explorer_redraw", bench_explorer_redraw),
+    ("circles_animation", bench_circles_animation),
 ]
 
 
