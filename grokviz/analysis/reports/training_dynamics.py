@@ -38,3 +38,14 @@ def weight_trajectory(session, epoch):
 
     epochs = list(session.epochs)
     return compute([session.run.state_dict(e) for e in epochs], epochs)
+
+
+@report("neuron_dynamics", "Neuron dynamics", per_checkpoint=False)
+def neuron_dynamics(session, epoch, max_checkpoints: int | None = None, on_progress=None, cancel=None):
+    """Per neuron and checkpoint its dominant frequency and fraction; commitment epoch and switch count."""
+    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.neuron_dynamics import neuron_dynamics as compute
+    from grokviz.analysis.reports.progress import subsample_epochs
+
+    epochs = subsample_epochs(session.epochs, max_checkpoints)
+    return compute(over_checkpoints(session, "neuron_fraction", epochs, on_progress, cancel), epochs)
