@@ -299,6 +299,100 @@ def draw_learned_histogram(plot: pg.PlotItem, result, epoch=None):
     return add_cursor(plot, epoch)
 
 
+# ----------------------------------------------------------------------------- training dynamics
+
+GROUP_LABELS = {"model": "whole model", "embed": "embed (W_E, W_pos)", "attention": "attention (W_Q, W_K, W_V, W_O)",
+                "mlp": "MLP (W_in, W_out)", "unembed": "unembed (W_U)"}
+
+
+def collapse_csv(history) -> CurveData:
+    return CurveData(x_label="epoch", comment="fraction of training inputs whose float32 softmax gives the correct "
+                                            "class exactly 1.0 (Prieto et al. 2025)").add(
+        "collapsed_fraction", history.epochs, history.collapsed)
+
+
+def draw_collapse(plot: pg.PlotItem, history, epoch=None):
+    plot.addItem(curve(history.epochs, history.collapsed, pen=pg.mkPen("#CC79A7", width=2), symbol="o", symbolSize=4,
+                       symbolBrush="#CC79A7", symbolPen=None))
+    style_plot(plot, "Softmax collapse: training inputs with p_correct = 1.0 in float32", "epoch", "fraction")
+    plot.setYRange(0, 1.02, padding=0)
+    return add_cursor(plot, epoch)
+
+
+def trajectory_csv(trajectory, group: str = "model") -> CurveData:
+    path = trajectory.paths[group].numpy()
+    out = CurveData(x_label="epoch", comment=f"{GROUP_LABELS[group]}: PCA of the flattened weights over checkpoints "
+                                            f"(explained {trajectory.explained[group]}); step = ‖θ_t − θ_(t−1)‖")
+    out.add("pc1", trajectory.epochs, path[:, 0]).add("pc2", trajectory.epochs, path[:, 1])
+    out.add("step_from_previous", trajectory.epochs, [float("nan")] + list(trajectory.steps[group]))
+    return out
+
+
+def draw_trajectory(plot: pg.PlotItem, trajectory, group: str = "model", epoch=None):
+    """The 2-D PCA path coloured by epoch (dark → light), the current checkpoint ringed."""
+    path = trajectory.paths[group].numpy()
+    epochs = np.asarray(trajectory.epochs, dtype=float)
+    plot.addItem(curve(path[:, 0], path[:, 1], pen=pg.mkPen("#999", width=1)))
+    span = max(epochs[-1] - epochs[0], 1.0)
+    colors = colormaps.sequential().map((epochs - epochs[0]) / span, mode="qcolor")
+    plot.addItem(pg.ScatterPlotItem(x=path[:, 0], y=path[:, 1], size=8, pen=None, brush=[pg.mkBrush(c) for c in colors]))
+    marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#d62728", width=2), brush=None)
+    plot.addItem(marker)
+    for index in (0, len(epochs) - 1):
+        text = pg.TextItem(f"epoch {int(epochs[index])}", color="#333", anchor=(0, 1))
+        text.setPos(float(path[index, 0]), float(path[index, 1]))
+        plot.addItem(text)
+    shares = trajectory.explained[group]
+    style_plot(plot, f"Weight trajectory, {GROUP_LABELS[group]} (colour = epoch)",
+               f"PC 1 ({100 * shares[0]:.0f} % of variance)", f"PC 2 ({100 * shares[1]:.0f} %)")
+    move_trajectory_marker(marker, trajectory, group, epoch)
+    return marker
+
+
+def move_trajectory_marker(marker, trajectory, group, epoch):
+    if epoch is None:
+        return
+    index = int(np.argmin(np.abs(np.asarray(trajectory.epochs) - int(epoch))))
+    point = trajectory.paths[group][index].numpy()
+    marker.setData(x=[point[0]], y=[point[1]])
+
+
+def draw_steps(plot: pg.PlotItem, trajectory, group: str = "model", epoch=None):
+    epochs = np.asarray(trajectory.epochs[1:], dtype=float)
+    plot.addItem(curve(epochs, trajectory.steps[group], pen=pg.mkPen("#009E73", width=2), stepMode=None))
+    style_plot(plot, f"Step size per checkpoint interval, {GROUP_LABELS[group]}", "epoch (end of interval)",
+               "‖θ_t − θ_(t−1)‖")
+    return add_cursor(plot, epoch)
+
+
+def neuron_dynamics_csv(dynamics) -> ImageData:
+    values = dynamics.final_fraction.numpy().T[dynamics.order]
+    final = dynamics.cluster[-1]
+    return ImageData(values, row_labels=[f"n{n} (k={int(final[n]) or '-'}, committed {int(dynamics.commitment[n])}, "
+                                         f"{int(dynamics.switches[n])} switches)" for n in dynamics.order],
+                     column_labels=[str(e) for e in dynamics.epochs], row_axis="neuron (sorted by final cluster)",
+                     column_axis="epoch", comment="fraction of each neuron's variance in its final cluster's frequency")
+
+
+def draw_neuron_dynamics(plot: pg.PlotItem, dynamics, epoch=None, colorbar=True):
+    """Neuron × checkpoint: the share of each neuron's variance in its final cluster's frequency,
+    neurons sorted by final cluster (then commitment); unclustered neurons last (0)."""
+    values = dynamics.final_fraction.numpy().T[dynamics.order]  # [neuron, checkpoint]
+    epochs = np.asarray(dynamics.epochs, dtype=float)
+    step = float(np.median(np.diff(epochs))) if len(epochs) > 1 else 1.0
+    image = _image(plot, values, colormaps.sequential(), (0.0, 1.0), x0=epochs[0], dx=step)
+    if isinstance(colorbar, pg.ColorBarItem):
+        colorbar.setImageItem(image)
+    elif colorbar:
+        colorbar = _colorbar(plot, image, colormaps.sequential(), (0.0, 1.0), "fraction at final cluster")
+    summary = dynamics.to_json()
+    style_plot(plot, f"Neuron dynamics: {summary['committed_neurons']} neurons commit (median epoch "
+                     f"{summary['median_commitment_epoch']}), {summary['mean_switches']:.1f} switches per neuron",
+               "epoch", "neuron (sorted by final cluster)")
+    add_cursor(plot, epoch)
+    return colorbar
+
+
 # ----------------------------------------------------------------------------- export
 
 def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None) -> list:
@@ -361,6 +455,24 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
            f"{summary['test']['never']}.", draw_learned,
            {"": learned_grid_csv(learned, run.task, "ab"), "_ca": learned_grid_csv(learned, run.task, "ca"),
             "_histogram": learned_histogram_csv(learned)})
+    if report is not None:
+        report(0.8, "Training dynamics…")
+    collapse = session.report("softmax_collapse_history")
+    trajectory = session.report("weight_trajectory")
+    dynamics = session.report("neuron_dynamics", max_checkpoints=100)
+
+    def draw_dynamics(canvas):
+        draw_trajectory(canvas.addPlot(row=1, col=0), trajectory, "model", epoch)
+        draw_steps(canvas.addPlot(row=1, col=1), trajectory, "model", epoch)
+        draw_collapse(canvas.addPlot(row=2, col=0), collapse, epoch)
+        draw_neuron_dynamics(canvas.addPlot(row=2, col=1), dynamics, epoch)
+    csvs = {"_collapse": collapse_csv(collapse), "_neurons": neuron_dynamics_csv(dynamics)}
+    csvs.update({f"_trajectory_{group}": trajectory_csv(trajectory, group) for group in trajectory.paths})
+    figure("11_training_dynamics", "Training dynamics",
+           "Weight trajectory (PCA of the flattened weights over checkpoints; per-group paths in the CSVs), step size "
+           "per checkpoint interval, the fraction of training inputs whose float32 softmax has collapsed "
+           f"(final {collapse.collapsed[-1]:.3f}), and per neuron the share of its variance in its final cluster.",
+           draw_dynamics, csvs)
     return records
 
 

@@ -35,7 +35,7 @@ from typing import Callable
 
 from PySide6 import QtCore, QtWidgets
 
-VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress", "Clock-Pizza", "Circles", "Learned")
+VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress", "Clock-Pizza", "Circles", "Learned", "Dynamics")
 
 DEFAULT_VIEW_MODULES = {
     "Explorer": "grokviz.gui.explorer",
@@ -46,6 +46,7 @@ DEFAULT_VIEW_MODULES = {
     "Clock-Pizza": "grokviz.gui.tabs.clock_pizza",
     "Circles": "grokviz.gui.tabs.circles",
     "Learned": "grokviz.gui.tabs.learned",
+    "Dynamics": "grokviz.gui.tabs.dynamics",
 }
 
 VIEW_DESCRIPTIONS = {
@@ -58,6 +59,7 @@ VIEW_DESCRIPTIONS = {
     "Clock-Pizza": "clock vs pizza over training: gradient symmetricity, distance irrelevance, the correct logit",
     "Circles": "the token embeddings on each key frequency's plane, animated over checkpoints",
     "Learned": "when each input is learned for good, over [a, b] and [c, a], and as a histogram",
+    "Dynamics": "weight trajectory, step sizes, softmax collapse and neuron commitment over training",
 }
 
 _FACTORIES: dict[str, Callable] = {}

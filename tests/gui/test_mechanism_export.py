@@ -10,7 +10,9 @@ def test_export_writes_clock_pizza_and_circles(small_run_file, tmp_path, capsys)
     assert main(["export", str(small_run_file), "--out", str(out), "--quiet", "--max-checkpoints", "3"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"08_clock_pizza.png", "08_clock_pizza.svg", "08_clock_pizza.csv", "08_clock_pizza_correct_logit.csv",
-            "09_embedding_circles.png", "09_embedding_circles.csv"} <= names
+            "09_embedding_circles.png", "09_embedding_circles.csv", "10_learned_epochs.png", "10_learned_epochs_ca.csv",
+            "10_learned_epochs_histogram.csv", "11_training_dynamics.png", "11_training_dynamics_collapse.csv",
+            "11_training_dynamics_neurons.csv", "11_training_dynamics_trajectory_mlp.csv"} <= names
     header = (out / "08_clock_pizza.csv").read_text().splitlines()
     assert any("gradient_symmetricity" in line for line in header)
     assert "08_clock_pizza.png" in (out / "index.html").read_text()

@@ -88,3 +88,18 @@ def test_learned_tab_shows_inputs_learned_by_the_checkpoint(qtbot, state, small_
     tab.inputs_combo.setCurrentIndex(2)  # test inputs only
     test_only, _, _, _ = mf.learned_grid(result, small_run.task, "ab", "test")
     assert not np.isfinite(test_only[result.train.numpy()]).any()
+
+
+def test_dynamics_tab(qtbot, state, small_run):
+    from grokviz.gui.tabs.dynamics import DynamicsView
+
+    tab = _tab(qtbot, DynamicsView, state)
+    collapse, trajectory, dynamics = tab.result
+    assert collapse.epochs == trajectory.epochs == dynamics.epochs == small_run.epochs
+    state.set_checkpoint_epoch(small_run.epochs[1])
+    x, y = tab._marker.getData()
+    assert np.allclose([x[0], y[0]], trajectory.paths["model"][1].numpy())
+    assert all(c.value() == small_run.epochs[1] for c in tab._cursors)
+    tab.group_combo.setCurrentIndex(list(tab.group_combo.itemData(i) for i in range(5)).index("mlp"))
+    x, y = tab._marker.getData()
+    assert np.allclose([x[0], y[0]], trajectory.paths["mlp"][1].numpy())
