@@ -257,12 +257,14 @@ def learned_grid_csv(result, task, layout: str = "ab") -> ImageData:
 def draw_learned_grid(plot: pg.PlotItem, result, task, layout="ab", inputs="all", by_epoch=None, colorbar=True):
     """Heatmap of the learned epoch; blank = not learned (yet). Returns the colour bar (see the clock grid)."""
     values, rows, cols, note = learned_grid(result, task, layout, inputs, by_epoch)
-    levels = (float(result.epochs[0]), float(max(result.epochs[-1], result.epochs[0] + 1)))
-    image = _image(plot, values, colormaps.sequential(), levels)
+    unit = 1000.0 if result.epochs[-1] >= 10_000 else 1.0  # five-digit tick labels do not fit the bar's axis
+    levels = (result.epochs[0] / unit, max(result.epochs[-1], result.epochs[0] + 1) / unit)
+    image = _image(plot, values / unit, colormaps.sequential(), levels)
     if isinstance(colorbar, pg.ColorBarItem):
         colorbar.setImageItem(image)
     elif colorbar:
-        colorbar = _colorbar(plot, image, colormaps.sequential(), levels, "epoch learned")
+        colorbar = _colorbar(plot, image, colormaps.sequential(), levels,
+                             "epoch learned" + (" (thousands)" if unit > 1 else ""))
     shown = int(np.isfinite(values).sum())
     upto = f" by epoch {by_epoch}" if by_epoch is not None else ""
     style_plot(plot, f"Learned for good{upto}: {shown} {inputs if inputs != 'all' else ''} inputs"
@@ -291,8 +293,6 @@ def draw_learned_histogram(plot: pg.PlotItem, result, epoch=None):
     _legend(plot)
     plot.addItem(pg.BarGraphItem(x=epochs, height=train, width=width, brush=TRAIN_COLOR, pen=None, name="train"))
     plot.addItem(pg.BarGraphItem(x=epochs, y0=train, height=test, width=width, brush=TEST_COLOR, pen=None, name="test"))
-    for name, color in (("train", TRAIN_COLOR), ("test", TEST_COLOR)):
-        plot.legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=color, pen=None), name)
     never = histogram["never"]
     style_plot(plot, f"When inputs are learned (never: train {never['train']}, test {never['test']})",
                "epoch", "inputs learned for good")
@@ -386,8 +386,10 @@ def draw_neuron_dynamics(plot: pg.PlotItem, dynamics, epoch=None, colorbar=True)
     elif colorbar:
         colorbar = _colorbar(plot, image, colormaps.sequential(), (0.0, 1.0), "fraction at final cluster")
     summary = dynamics.to_json()
-    style_plot(plot, f"Neuron dynamics: {summary['committed_neurons']} neurons commit (median epoch "
-                     f"{summary['median_commitment_epoch']}), {summary['mean_switches']:.1f} switches per neuron",
+    median = summary["median_commitment_epoch"]
+    # a short title: a wide one would squeeze the colour bar's layout column to nothing
+    style_plot(plot, f"Neuron commitment: {summary['committed_neurons']} committed"
+                     + (f", median epoch {median:,.0f}" if median is not None else ""),
                "epoch", "neuron (sorted by final cluster)")
     add_cursor(plot, epoch)
     return colorbar

@@ -21,7 +21,7 @@ def bench_circles_animation(args=None, app=None, loops: int | None = None, size=
     from PySide6 import QtWidgets
 
     app = app or QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    from grokviz.gui.launch import configure_plots
+    from grokviz.gui.appearance import configure_plots
 
     configure_plots()
     from grokviz.cli import example_path

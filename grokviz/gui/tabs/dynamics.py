@@ -59,7 +59,8 @@ class DynamicsView(AnalysisTab):
         collapse, trajectory, dynamics = result
         summary = dynamics.to_json()
         return (f"{len(trajectory.epochs)} checkpoints · final softmax collapse {collapse.collapsed[-1]:.3f} · "
-                f"{summary['committed_neurons']} neurons committed (median epoch {summary['median_commitment_epoch']})")
+                f"{summary['committed_neurons']} neurons committed (median epoch {summary['median_commitment_epoch']}), "
+                f"{summary['mean_switches']:.1f} cluster switches per neuron")
 
     def show_result(self, result):
         collapse, trajectory, dynamics = result
