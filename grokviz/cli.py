@@ -211,8 +211,15 @@ def cmd_train(args) -> int:
         control.cancel()
 
     saver = _Saver(out)
+    save = saver
+    live = None
+    if not args.no_progress_measures:  # measured at each checkpoint and stored (grokviz.analysis.live)
+        from grokviz.analysis.live import for_run_config, saving_with_progress
+
+        live = for_run_config(task, split, previous)
+        save = saving_with_progress(live, saver)
     trainer = Trainer(task, split, model_config, train_config, control=control, on_progress=on_progress,
-                      on_save=saver, resume_from=previous)
+                      on_checkpoint=live, on_save=save, resume_from=previous)
     old_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
         run = trainer.run()
@@ -302,6 +309,9 @@ def cmd_convert(args) -> int:
     same = output.exists() and Path(args.input).exists() and output.samefile(args.input)
     _check_output("OUT", output, args.force or same)
     run = load_run(args.input, task=task_spec_from_args(args))
+    from grokviz.analysis.progress import progress_measures
+
+    progress_measures(run)  # computed once (reused when stored), kept in the converted file
     saver = _Saver(output)
     saver(run)
     if saver.path is None:
@@ -348,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--d-head", type=int, default=32)
     train.add_argument("--d-mlp", type=int, default=512)
     train.add_argument("--save-every", type=float, default=120.0, help="seconds between crash-safe saves")
+    train.add_argument("--no-progress-measures", action="store_true",
+                       help="do not compute and store the progress measures at each checkpoint")
     train.set_defaults(handler=cmd_train)
     _track_given(train)  # after every option: a resumed run refuses options that differ from its file
 

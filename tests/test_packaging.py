@@ -2,6 +2,7 @@
 ``resources/`` is mapped to ``grokviz.resources``), and the layers stay clean (design.md §1)."""
 
 import ast
+import re
 import pathlib
 import sys
 
@@ -61,4 +62,4 @@ def test_import_contracts_hold():
                              "sys.argv[1:] = ['--no-cache']; lint_imports_command()"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "Contracts: 3 kept, 0 broken" in result.stdout
+    assert re.search(r"Contracts: [1-9][0-9]* kept, 0 broken", result.stdout), result.stdout[-3000:]

@@ -332,6 +332,15 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
     epochs = list(run.epochs if epochs is None else epochs)
     if key_freqs is None:
         key_freqs = key_frequencies(run.state_dict()).frequencies
+    stored = stored_measures(run, key_freqs)
+    if all(int(epoch) in stored for epoch in epochs):  # measured while training: nothing to compute
+        for done, epoch in enumerate(epochs, 1):
+            if cancel is not None and cancel():
+                return
+            yield int(epoch), stored[int(epoch)]
+            if on_progress is not None:
+                on_progress(done, len(epochs), int(epoch))
+        return
     train_rows, test_rows = run.indices()
     setup = ProgressSetup.build(run.task, train_rows, test_rows, key_freqs)
     if workers is None:
@@ -339,7 +348,7 @@ def iter_progress(run, epochs=None, key_freqs=None, on_progress: Callable | None
     workers = max(1, int(workers))
 
     def measure(epoch):
-        return measure_model(setup, run.state_dict(epoch))
+        return stored.get(int(epoch)) or measure_model(setup, run.state_dict(epoch))
 
     if workers == 1 or len(epochs) < 2:
         results = ((epoch, measure(epoch)) for epoch in epochs)
@@ -371,8 +380,30 @@ def _in_parallel(function, items, workers: int) -> Iterator[tuple]:
             yield first, future.result()
 
 
+def stored_measures(run, key_freqs) -> dict:
+    """{epoch: measures} of the run's stored records (``run.progress``, measured while training
+    or by an earlier pass) taken at exactly ``key_freqs``."""
+    keys = [int(k) for k in key_freqs]
+    return {int(r["epoch"]): r for r in (getattr(run, "progress", None) or [])
+            if [int(k) for k in r.get("key_freqs", ())] == keys}
+
+
+def remember_measures(run, key_freqs, epochs, rows) -> None:
+    """Keep computed measures on ``run.progress`` (so saving the run, e.g. ``grokviz convert``,
+    stores them and they are not computed again); records at other key frequencies are replaced."""
+    keys = [int(k) for k in key_freqs]
+    merged = {int(r["epoch"]): r for r in (getattr(run, "progress", None) or [])}
+    for epoch, measures in zip(epochs, rows):
+        merged[int(epoch)] = {**measures, "epoch": int(epoch), "key_freqs": keys}
+    run.progress = [merged[e] for e in sorted(merged)]
+
+
 def progress_measures(run, epochs=None, key_freqs=None, on_progress=None, cancel=None) -> ProgressTable:
-    """All checkpoints' measures as a :class:`ProgressTable` (``complete`` False if cancelled)."""
+    """All checkpoints' measures as a :class:`ProgressTable` (``complete`` False if cancelled).
+
+    Measures stored with the run at the same key frequencies (:mod:`grokviz.analysis.live`) are
+    read, not recomputed; newly computed ones are kept on ``run.progress``.
+    """
     from grokviz.analysis.spectrum import key_frequencies
 
     epochs = list(run.epochs if epochs is None else epochs)
@@ -382,6 +413,8 @@ def progress_measures(run, epochs=None, key_freqs=None, on_progress=None, cancel
     for epoch, measures in iter_progress(run, epochs, key_freqs, on_progress, cancel):
         got_epochs.append(epoch)
         rows.append(measures)
+    if rows:
+        remember_measures(run, key_freqs, got_epochs, rows)
     columns = {name: np.array([r[name] for r in rows], dtype=np.float64) for name in SCALAR_MEASURES}
     per_freq = np.array([[r["excluded_loss_per_freq"][k] for k in key_freqs] for r in rows],
                         dtype=np.float64).reshape(len(rows), len(key_freqs))

@@ -56,5 +56,38 @@ class RunFileError(GrokvizError):
         super().__init__(f"{display_path(path)}: {display_text(message)}")
 
 
+class TaskInferenceError(RunFileError):
+    """A file that does not store its task, whose task could not be inferred from its weights.
+
+    ``best`` is the best candidate's spec (or None) and ``accuracy`` the share of the training
+    labels it explains, so a caller can offer it to the user.
+    """
+
+    def __init__(self, path, message: str, best: str | None = None, accuracy: float = 0.0):
+        self.best, self.accuracy = best, float(accuracy)
+        super().__init__(path, message)
+
+
 class TrainingCancelled(GrokvizError):
     """Raised inside training when the cancel flag is seen (caught by the trainer)."""
+
+
+def format_details(error: BaseException) -> str:
+    """The traceback of ``error`` as text (the "details" under a one-line message)."""
+    import traceback
+
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def user_message(error: BaseException) -> str:
+    """One line for the user: the GrokvizError text, or a plain description of the failure."""
+    if isinstance(error, MemoryError):
+        return "Out of memory (try a smaller p, smaller model or fewer checkpoints)."
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    if "out of memory" in str(error).lower():
+        return "Out of memory: " + first[:300]
+    name = type(error).__name__
+    if type(error).__module__.startswith("grokviz"):
+        return first or name
+    return f"{name}: {first}" if first else name

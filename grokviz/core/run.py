@@ -40,6 +40,8 @@ class Run:
     explicit_indices: tuple | None = None  # (train, test) when the file stores them
     notes: list = field(default_factory=list)
     grokviz_version: str = ""
+    # stored progress measures (design.md §6), one record per checkpoint: {"epoch", "key_freqs", …}
+    progress: list | None = None
 
     # -- inputs -------------------------------------------------------------------
     @property

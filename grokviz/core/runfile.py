@@ -9,6 +9,7 @@ Layout (``format_version`` 1)::
     final_state_dict; epochs_trained
     resume {optimizer, grokfast_ema, rng_state} or None
     checksum {algorithm, keys, crc32}   (CRC-32 of the tensors under keys; absent in older files)
+    progress (optional): [{epoch, key_freqs, <progress measures>}, …] computed while training
 
 Readers tolerate extra optional top-level keys (e.g. one a newer grokviz adds).
 """
@@ -66,6 +67,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
         "resume": run.resume_state,
         "notes": list(run.notes),
         "explicit_indices": [t.detach().cpu().long() for t in run.explicit_indices] if run.explicit_indices else None,
+        **({"progress": list(run.progress)} if run.progress else {}),
     }
     data[CHECKSUM_KEY] = checksum_entry(data)
     return data
@@ -181,6 +183,9 @@ def run_from_dict(path, data: dict) -> Run:
                 raise RunFileError(path, f"explicit_indices must be row numbers in [0, {task.p**2})")
         indices = (indices[0].long(), indices[1].long())
     resume = data.get("resume")
+    progress = _progress_records(data.get("progress"))
+    if progress is None and data.get("progress") is not None:
+        notes.append("stored progress measures ignored (not a list of per-checkpoint records)")
     return Run(
         task=task,
         model_config=model_config,
@@ -200,7 +205,17 @@ def run_from_dict(path, data: dict) -> Run:
         explicit_indices=indices,
         notes=list(notes),
         grokviz_version=_text(path, data, "grokviz_version", ""),
+        progress=progress,
     )
+
+
+def _progress_records(value) -> list | None:
+    """The optional stored progress measures: a list of dicts, each with an int ``epoch``; else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in value):
+        return None
+    return value
 
 
 def load_run(path, task=None) -> Run:

@@ -6,27 +6,9 @@
 
 from __future__ import annotations
 
-import traceback
-
 from PySide6 import QtWidgets
 
-
-def format_details(error: BaseException) -> str:
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-
-
-def user_message(error: BaseException) -> str:
-    """One line for the user: the GrokvizError text, or a plain description of the failure."""
-    if isinstance(error, MemoryError):
-        return "Out of memory (try a smaller p, smaller model or fewer checkpoints)."
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    if "out of memory" in str(error).lower():
-        return "Out of memory: " + first[:300]
-    name = type(error).__name__
-    if type(error).__module__.startswith("grokviz"):
-        return first or name
-    return f"{name}: {first}" if first else name
+from grokviz.core.errors import format_details, user_message  # noqa: F401  (Qt-free; re-exported)
 
 
 def show_error(parent, message: str, details: str = "", title: str = "grokviz") -> None:

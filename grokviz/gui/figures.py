@@ -4,7 +4,7 @@ Shared by File ▸ Export figure set… and ``grokviz export``; the analysis tab
 ``draw_*`` functions on their own plots, so a tab and its exported figure always agree.
 
 * :func:`export_figure_set` (run, directory) → list of written files, plus ``index.html``.
-* ``draw_*(plot, data, …)`` fill a ``pg.PlotItem`` from the dicts of :mod:`grokviz.gui.tabs.compute`
+* ``draw_*(plot, data, …)`` fill a ``pg.PlotItem`` from the dicts of :mod:`grokviz.gui.report_arrays`
   (the run session's reports as arrays);
   ``*_csv(data)`` return the :class:`~grokviz.gui.export.CurveData` / ``ImageData`` plotted.
 
@@ -527,7 +527,7 @@ def build_figures(run, epoch=None, report=None, max_checkpoints: int = 150) -> d
     attention, progress and phases reports, gathered as the tabs gather them."""
     from grokviz.analysis.reports.key_frequencies import run_key_frequencies
     from grokviz.analysis.session import session_of
-    from grokviz.gui.tabs import compute
+    from grokviz.gui import report_arrays
 
     def say(fraction, text):
         if report is not None:
@@ -536,12 +536,12 @@ def build_figures(run, epoch=None, report=None, max_checkpoints: int = 150) -> d
     session = session_of(run)
     epoch = session.resolve_epoch(epoch)
     say(0.0, "Spectrum…")
-    spectrum = compute.spectrum_view(session, epoch)
+    spectrum = report_arrays.spectrum_view(session, epoch)
     say(0.1, "Symmetry…")
-    symmetry = compute.symmetry_view(session, epoch)
+    symmetry = report_arrays.symmetry_view(session, epoch)
     say(0.2, "Attention…")
-    attention = compute.attention_view(session, epoch)
-    progress = compute.progress_view(session, max_checkpoints, report=lambda f, t: say(0.25 + 0.7 * f, t))
+    attention = report_arrays.attention_view(session, epoch)
+    progress = report_arrays.progress_view(session, max_checkpoints, report=lambda f, t: say(0.25 + 0.7 * f, t))
     return {"epoch": epoch, "spectrum": spectrum, "symmetry": symmetry, "attention": attention, "progress": progress,
             "key_freqs": run_key_frequencies(session), "label": _run_label(run)}
 

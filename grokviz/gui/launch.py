@@ -1,12 +1,17 @@
 """``grokviz`` / ``grokviz gui RUN`` / ``grokviz-gui``: show the window first, load the engine after.
 
-Before the window is visible only PySide6 is imported. After its first paint pyqtgraph is imported
-(GUI thread, it builds widgets) and the plots are built; torch, TransformerLens and grokviz.core
-are imported in a worker thread (status-bar progress); then the run (argument, else the bundled
-example) loads in another worker.
+Content first (issue 17): before the window is shown, the run's history and facts are read
+straight from its file without torch (:mod:`grokviz.core.quickread`, ~50 ms) and drawn by a
+QPainter sketch of the curves (:mod:`grokviz.gui.history_sketch`) and the Run panel, so the
+window's first paint already has them (torch takes ~1–2 s to import, pyqtgraph 0.3–1 s). After
+that paint pyqtgraph's Training tab replaces the sketch, then torch, TransformerLens and
+grokviz.core are imported in a worker thread (status-bar progress) and the run (argument, else the
+bundled example) loads with its weights in another worker.
 
 ``GROKVIZ_EXIT_AFTER_SHOW=1`` makes the app print ``grokviz-window-visible <unix time>
-<seconds since process start>`` at the first paint of the window and quit (``grokviz bench gui``).
+<seconds since process start>`` at the first paint of the window and quit (``grokviz bench gui``);
+``GROKVIZ_EXIT_AFTER_CONTENT=1`` prints ``grokviz-content-visible …`` once the run's loss curves
+have been painted, and quits.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from grokviz.gui.appearance import configure_application
 
 EXIT_AFTER_SHOW_ENV = "GROKVIZ_EXIT_AFTER_SHOW"
 VISIBLE_MARKER = "grokviz-window-visible"
+EXIT_AFTER_CONTENT_ENV = "GROKVIZ_EXIT_AFTER_CONTENT"
+CONTENT_MARKER = "grokviz-content-visible"
 
 def process_start_time() -> float | None:
     """Unix time at which this process started (Linux /proc; 10 ms resolution), else None."""
@@ -82,6 +89,51 @@ class _FirstPaint:
             QtCore.QTimer.singleShot(0, self.then)
 
 
+def show_preview(window, path):
+    """Content first (issue 17): the run's curves and facts straight from the file, before torch
+    and pyqtgraph (a QPainter sketch, :mod:`grokviz.gui.history_sketch`, until the plots load)."""
+    from grokviz.core.quickread import read_preview
+
+    preview = read_preview(path)
+    if preview is not None:
+        from grokviz.gui.history_sketch import HistorySketch
+
+        if window.training_view is None:
+            window.set_view("Training", HistorySketch(preview))
+        else:
+            window.training_view.show_preview(preview)
+        window.run_panel.show_preview(preview)
+        window.status_label.setText("Loading the engine (weights and analysis follow)…")
+    return preview
+
+
+def _report_content(window, started, preview) -> None:
+    """``GROKVIZ_EXIT_AFTER_CONTENT``: print when the loss curves have been painted, then quit."""
+    from PySide6 import QtCore, QtWidgets
+
+    plot = window.training_view.loss_plot.viewport() if window.training_view is not None else window.views["Training"]
+    state = {"done": False}
+
+    class Filter(QtCore.QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if not state["done"] and event.type() == QtCore.QEvent.Type.Paint:
+                state["done"] = True
+                QtCore.QTimer.singleShot(0, finish)
+            return False
+
+    def finish():
+        now = time.time()
+        since = now - started if started else float("nan")
+        drawn = int(preview is not None and len(preview.history) > 0)
+        heavy = int("torch" in sys.modules)
+        print(f"{CONTENT_MARKER} {now:.6f} {since:.3f} curves={drawn} heavy_imports={heavy}", flush=True)
+        QtWidgets.QApplication.instance().quit()
+
+    watcher = Filter(plot)
+    plot.installEventFilter(watcher)
+    window._content_watcher = watcher
+
+
 def main(argv=None) -> int:
     started = process_start_time()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -106,9 +158,19 @@ def main(argv=None) -> int:
     path = args.run or (None if args.no_example else default_run_path())
     missing = bool(args.run) and not os.path.exists(args.run)
 
+    exit_after_content = bool(os.environ.get(EXIT_AFTER_CONTENT_ENV))
+    preview = show_preview(window, path) if path and not missing else None  # in the window's first paint
+    if exit_after_content:
+        _report_content(window, started, preview)
+
     def after_first_paint():
+        if exit_after_content:
+            return
         window.status_label.setText("Loading plots…")
         window.status_label.repaint()
+        window.build_plot_views()
+        if preview is not None:
+            window.training_view.show_preview(preview)
         window.start_engine(None if missing else path)
         if missing:
             window.report_error(f"{args.run}: no such file")

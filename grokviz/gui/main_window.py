@@ -95,6 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self.state.run_changed.connect(self._run_changed)
         self._set_engine_actions(False)
+        self.continue_action.setEnabled(False)
         if not self.settings.restore_window(self):
             self.resize(1360, 860)
         views.track_window(self)
@@ -115,6 +116,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_actions(self):
         Std = QtGui.QKeySequence.StandardKey
         self.new_action = self._action("&New training run…", self.new_training_run, "Ctrl+N", "Train a new model")
+        self.continue_action = self._action("&Continue training…", self.continue_training, None,
+                                            "Train the open (cancelled or unfinished) run further, in its file")
         self.open_action = self._action("&Open…", self.open_dialog, Std.Open, "Open a run file")
         self.sweep_action = self._action("Open s&weep directory…", self.open_sweep_dialog, "Ctrl+Shift+O",
                                          "Show a sweep's grokking heat map (updates live while it runs)")
@@ -143,6 +146,7 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_action)
+        file_menu.addAction(self.continue_action)
         file_menu.addSeparator()
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -411,8 +415,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_file(self, path, task=None) -> Job | None:
         """Load ``path`` in a worker (with progress and cancel) and show it in every view."""
+        from grokviz.gui.new_run_dialog import inside_package
+
         path = str(path)
-        self.settings.set_last_directory(str(Path(path).resolve().parent))
+        if not inside_package(Path(path).resolve().parent):  # the bundled example is no user directory
+            self.settings.set_last_directory(str(Path(path).resolve().parent))
         if not self.engine_ready:
             self._pending_opens.append((path, task))
             self.status_label.setText(f"{Path(path).name} opens once the engine has loaded…")
@@ -421,7 +428,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         job = Job(open_run(path, task), f"Opening {path}")
         job.succeeded.connect(lambda result, p=path: self._opened(p, result))
-        job.failed.connect(lambda message, details, p=path: self._open_failed(p, message, details))
+        job.failed.connect(lambda message, details, p=path, j=job: self._open_failed(p, message, details, j.error))
         return self._run_job(job, f"Opening {Path(path).name}…", cancellable=True)
 
     def _opened(self, path, result):
@@ -432,8 +439,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_run(run, summary)
         self.statusBar().showMessage(f"Opened {path}", 5000)
 
-    def _open_failed(self, path, message, details):
+    def _open_failed(self, path, message, details, error=None):
+        from grokviz.core.errors import TaskInferenceError
+
+        if isinstance(error, TaskInferenceError):  # ask for the task instead of failing
+            spec = self.ask_task(path, error.best, error.accuracy)
+            if spec:
+                self.open_file(path, spec)
+            return
         self.report_error(message, details)
+
+    def ask_task(self, path, best: str | None, accuracy: float) -> str | None:
+        """The task dialog for a file whose task cannot be inferred, pre-filled with the best
+        candidate; the spec entered, or None (cancelled)."""
+        guess = (f"The best candidate, {best}, explains only {accuracy * 100:.1f} % of the training labels."
+                 if best else "No candidate task explains its training labels.")
+        spec, ok = QtWidgets.QInputDialog.getText(
+            self, "Which task?", f"grokviz cannot tell which task {Path(path).name} was trained on.\n{guess}\n\n"
+                                 "Task (add, sub, mul, div, pow:m=4,n=3):", text=best or "")
+        return spec.strip() or None if ok else None
 
     def set_run(self, run, summary: dict | None = None):
         self.state.set_run(run, summary)
@@ -443,6 +467,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state.set_run(None)
 
     def _run_changed(self, run):
+        self.continue_action.setEnabled(self.can_continue(run))
         if run is None:
             self.setWindowTitle("grokviz")
         else:
@@ -551,30 +576,60 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         from grokviz.gui.new_run_dialog import NewRunDialog
 
-        dialog = NewRunDialog(self, directory=self.settings.last_directory())
+        from grokviz.gui.new_run_dialog import default_output_directory
+
+        dialog = NewRunDialog(self, directory=default_output_directory(self.settings))
         if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
         return self.start_training(*dialog.values())
 
-    def start_training(self, task, split, model_config, train_config, out_path, threads: int | None = None):
-        """Train in a worker thread; the Training tab shows it live; the run opens when it ends."""
-        import sys
+    @staticmethod
+    def can_continue(run) -> bool:
+        return (run is not None and run.source_format == "grokviz" and run.resume_state is not None
+                and bool(run.path) and Path(run.path).is_file())
 
-        from grokviz.gui.training import GUI_SWITCH_INTERVAL_S, TrainingJob
+    def continue_training(self, epochs: int | None = None):
+        """Train the open run further (it must store its optimiser state), saving into its file."""
+        run = self.state.run
+        if not self.can_continue(run) or self.training:
+            return None
+        if epochs is None:
+            default = max(run.train_config.epochs, run.epochs_trained + 1)
+            if run.epochs_trained >= run.train_config.epochs:
+                default = run.epochs_trained + 10_000
+            epochs, ok = QtWidgets.QInputDialog.getInt(
+                self, "Continue training", f"{Path(run.path).name} has {run.epochs_trained:,} epochs.\n"
+                                           "Train until epoch:", default, run.epochs_trained + 1, 10_000_000)
+            if not ok:
+                return None
+        config = type(run.train_config).from_dict({**run.train_config.to_dict(), "epochs": int(epochs)})
+        return self.start_training(run.task, run.split, run.model_config, config, run.path, resume_from=run.path)
+
+    def start_training(self, task, split, model_config, train_config, out_path, threads: int | None = None,
+                       resume_from: str | None = None, live_progress: bool = True):
+        """Train in a child process (:mod:`grokviz.training_process`); the Training and Progress
+        tabs and the Run panel show it live; the run opens when it ends."""
+        from grokviz.gui.training import TrainingJob
 
         self.build_plot_views()
-        sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         if self.training:
             raise RuntimeError("a training run is already in progress")
-        job = TrainingJob(task, split, model_config, train_config, out_path, threads=threads)
+        job = TrainingJob(task, split, model_config, train_config, out_path, threads=threads,
+                          resume_from=resume_from, live_progress=live_progress)
         self.training_job = job
         job.finished_run.connect(self._training_finished)
         job.failed.connect(self._training_failed)
         job.done.connect(self._training_done)
         self.training_view.attach_job(job, f"Training {task.formula}  →  {out_path}")
+        self.run_panel.show_training(job)
+        progress_view = self.views.get("Progress")
+        if hasattr(progress_view, "attach_job"):
+            progress_view.attach_job(job)
         self.tabs.setCurrentWidget(self.training_view)
         self.status_label.setText(f"Training {task.formula}…")
-        self.settings.set_last_directory(str(Path(out_path).resolve().parent))
+        from grokviz.gui.new_run_dialog import remember_output_directory
+
+        remember_output_directory(self.settings, Path(out_path).resolve().parent)
         job.start()
         self.training_started.emit(job)
         return job
@@ -594,8 +649,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.training_job.cancel()
             self.status_label.setText("Cancelling training (saving)…")
 
-    def _training_finished(self, run, summary):
+    def _detach_training(self):
         self.training_view.detach_job()
+        self.run_panel.show_training(None)
+        progress_view = self.views.get("Progress")
+        if hasattr(progress_view, "detach_job"):
+            progress_view.detach_job()
+
+    def _training_finished(self, run, summary):
+        self._detach_training()
         self.settings.add_recent_file(run.path)
         if not self._closing:
             self.set_run(run, summary)
@@ -603,9 +665,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_ended.emit(run)
 
     def _training_failed(self, message, details):
-        out = self.training_job.out_path if self.training_job is not None else ""
-        self.training_view.detach_job()
-        note = f" The last saved state (if any) is in {out}." if out and Path(out).exists() else ""
+        job = self.training_job
+        out = job.out_path if job is not None else ""
+        self._detach_training()
+        saved = job.last_saved_epoch if job is not None else None
+        note = (f" Everything up to epoch {saved:,} is saved in {out}." if saved is not None and Path(out).exists()
+                else f" The last saved state is in {out}." if out and Path(out).exists() else "")
         self.training_ended.emit(None)
         if not self._closing:
             self.report_error(f"Training failed: {message}{note}", details)
@@ -613,7 +678,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def _training_done(self):
         job = self.training_job
         if job is not None:
-            job.wait()
             job.deleteLater()
         self.training_job = None
         if not self._status_job:
@@ -703,7 +767,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_label.setText("Stopping training and saving…")
             QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
             try:
-                self.stop_training_and_wait()
+                self.stop_training_and_wait(load_result=False)
             finally:
                 QtWidgets.QApplication.restoreOverrideCursor()
         self._closing = True
@@ -716,10 +780,13 @@ class MainWindow(QtWidgets.QMainWindow):
         event.accept()
         super().closeEvent(event)
 
-    def stop_training_and_wait(self, timeout_ms: int = 60_000) -> bool:
+    def stop_training_and_wait(self, timeout_ms: int = 60_000, load_result: bool = True) -> bool:
+        """Cancel training and wait until the child has saved and exited (and, with
+        ``load_result``, the run has been read back and opened)."""
         job = self.training_job
         if job is None:
             return True
+        job.load_result = load_result
         job.cancel()
         finished = job.wait(timeout_ms)
         QtCore.QCoreApplication.sendPostedEvents()

@@ -24,6 +24,33 @@ _FIELD_OF_PARAMETER = {
 }
 
 
+OUTPUT_DIRECTORY_KEY = "new_run/output_directory"
+
+
+def inside_package(directory: Path) -> bool:
+    import grokviz
+
+    package = Path(grokviz.__file__).resolve().parent
+    directory = directory.resolve()
+    return directory == package or package in directory.parents
+
+
+def default_output_directory(settings) -> str:
+    """Where a new run is saved by default: the directory last used for a new run (QSettings),
+    else the current directory — never inside the installed package (its bundled example lives
+    there, and after a pip install that is site-packages)."""
+    remembered = settings.value(OUTPUT_DIRECTORY_KEY, "") if settings is not None else ""
+    for candidate in (remembered, os.getcwd(), str(Path.home())):
+        if candidate and Path(str(candidate)).is_dir() and not inside_package(Path(str(candidate))):
+            return str(candidate)
+    return str(Path.home())
+
+
+def remember_output_directory(settings, directory) -> None:
+    if settings is not None and not inside_package(Path(directory)):
+        settings.set_value(OUTPUT_DIRECTORY_KEY, str(directory))
+
+
 def inline_row(*items, stretch: bool = False) -> QtWidgets.QWidget:
     """Widgets (and strings, shown as labels) side by side in one form row."""
     row = QtWidgets.QWidget()
@@ -44,7 +71,7 @@ class NewRunDialog(QtWidgets.QDialog):
 
         self.setWindowTitle("New training run")
         self.setMinimumWidth(520)
-        self.directory = directory or str(Path.home())
+        self.directory = directory or os.getcwd()
         self.errors: dict[str, QtWidgets.QLabel] = {}
         self.current_errors: dict[str, str] = {}
         form = QtWidgets.QFormLayout()

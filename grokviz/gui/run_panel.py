@@ -6,7 +6,10 @@ import os
 
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.core.history import GROKKED_ACCURACY  # numpy only: no torch before the window shows
+
 DEFAULT_FPS = 8
+TRAINING_REFRESH_MS = 500
 
 
 def _fmt_loss(value) -> str:
@@ -189,18 +192,98 @@ class RunPanel(QtWidgets.QWidget):
         layout.addStretch(1)
         layout.addWidget(self.slider_box)
 
+        self.training_job = None
+        self.preview = None  # the history/facts read before the engine loaded (launch.py)
+        self.training_timer = QtCore.QTimer(self)
+        self.training_timer.setInterval(TRAINING_REFRESH_MS)
+        self.training_timer.timeout.connect(self._show_training_facts)
         state.run_changed.connect(self.update_from_state)
         state.summary_changed.connect(lambda _summary: self.update_from_state())
         self.update_from_state()
 
+    # -- while training: the run being trained, not the open one ---------------------------
+    def show_training(self, job) -> None:
+        """Show ``job``'s run (refreshed twice a second) until called with None."""
+        self.training_job = job
+        self._training_grokked = None
+        if job is None:
+            self.training_timer.stop()
+            self.update_from_state()
+            return
+        self.training_timer.start()
+        self._show_training_facts()
+
+    def _show_training_facts(self) -> None:
+        job = self.training_job
+        if job is None:
+            return
+        task, cfg, split, config = job.task, job.model_config, job.split, job.train_config
+        latest = job.latest
+        self.hint.setVisible(False)
+        self.details.setVisible(True)
+        self.heading.setText(f"Training {os.path.basename(job.out_path)}")
+        grokked = getattr(self, "_training_grokked", None)
+        if latest is not None and grokked is None and latest.test_acc >= GROKKED_ACCURACY:
+            self._training_grokked = grokked = latest.epoch
+        keys = job.measures[-1]["key_freqs"] if job.measures else None
+        texts = {
+            "task": task.spec, "formula": task.formula, "p": str(task.p),
+            "model": f"d_model {cfg.d_model}, d_mlp {cfg.d_mlp}\n{cfg.n_heads} heads × d_head {cfg.d_head}",
+            "split": f"{split.kind}, seed {split.seed}\n{split.frac_train * 100:g} % train",
+            "epochs": (f"{latest.epoch:,} of {latest.total_epochs:,}" if latest is not None
+                       else f"starting… (of {config.epochs:,})"),
+            "train": (f"loss {_fmt_loss(latest.train_loss)} · acc {_fmt_pct(latest.train_acc)}" if latest else "—"),
+            "test": (f"loss {_fmt_loss(latest.test_loss)} · acc {_fmt_pct(latest.test_acc)}" if latest else "—"),
+            "grokked": f"epoch {grokked:,}" if grokked is not None else "not yet",
+            "key_freqs": ", ".join(map(str, keys)) if keys else ("none yet" if job.measures else "…"),
+            "status": "paused" if job.paused else ("cancelling…" if job.cancelled else "training"),
+            "file": _elide_path(job.out_path),
+        }
+        for key, text in texts.items():
+            self.values[key].setText(text)
+        self.values["file"].setToolTip(job.out_path)
+
+    # -- before the engine has loaded ------------------------------------------------------
+    def show_preview(self, preview) -> None:
+        """Facts read straight from a run file (:mod:`grokviz.core.quickread`) until the run opens."""
+        self.preview = preview
+        if self.state.run is not None or self.training_job is not None:
+            return
+        history = preview.history
+        last = history.last()
+        grokked = history.first_epoch_where("test_acc", GROKKED_ACCURACY)
+        cfg, split = preview.model_config, preview.split
+        self.hint.setVisible(False)
+        self.details.setVisible(True)
+        self.heading.setText(os.path.basename(preview.path))
+        texts = {
+            "task": preview.task_spec, "formula": "…", "p": str(preview.p),
+            "model": f"d_model {cfg['d_model']}, d_mlp {cfg['d_mlp']}\n{cfg['n_heads']} heads × d_head {cfg['d_head']}",
+            "split": f"{split['kind']}, seed {split['seed']}\n{split['frac_train'] * 100:g} % train",
+            "epochs": f"{preview.epochs_trained:,} ({preview.n_checkpoints} checkpoints)",
+            "train": f"loss {_fmt_loss(last['train_loss'])} · acc {_fmt_pct(last['train_acc'])}",
+            "test": f"loss {_fmt_loss(last['test_loss'])} · acc {_fmt_pct(last['test_acc'])}",
+            "grokked": f"epoch {grokked:,}" if grokked is not None else "not grokked",
+            "key_freqs": "…", "status": f"{preview.status} · grokviz (loading weights…)",
+            "file": _elide_path(preview.path),
+        }
+        for key, text in texts.items():
+            self.values[key].setText(text)
+        self.values["file"].setToolTip(preview.path)
+
     def update_from_state(self, *_args) -> None:
+        if self.training_job is not None:
+            return self._show_training_facts()
         run, summary = self.state.run, self.state.summary
         has_run = run is not None
         self.hint.setVisible(not has_run)
         self.details.setVisible(has_run)
         if not has_run:
+            if self.preview is not None:
+                return self.show_preview(self.preview)
             self.heading.setText("No run open")
             return
+        self.preview = None
         task = run.task
         cfg = run.model_config
         self.heading.setText(os.path.basename(run.path) if run.path else task.formula)

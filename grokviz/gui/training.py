@@ -1,16 +1,27 @@
-"""Training in a background thread, and the Training tab (live or recorded loss/accuracy curves).
+"""Training from the app, and the Training tab (live or recorded loss/accuracy curves).
 
-:class:`TrainingJob` runs :class:`grokviz.core.training.Trainer` in a QThread. The trainer's
-``on_progress`` callback only appends the small ``Progress`` record to a deque (no signal, no Qt
-call from the worker); :class:`TrainingView` drains it from a UI timer at most ten times per second.
-Pause / resume / cancel go through ``TrainingControl`` (checked by the trainer every epoch);
-the trainer saves through ``on_save`` → ``save_run`` (atomic), so a cancelled run is a valid file.
+:class:`TrainingJob` trains in a child process (:mod:`grokviz.training_process`, started with
+QProcess): the trainer runs the same code at the same speed as ``grokviz train`` and a crash
+there cannot take the window down. The child streams JSON lines (progress records, checkpoint
+notices, live progress measures, save notices); QProcess delivers them in the GUI thread, which
+only parses them into deques (:class:`TrainingView` drains them from a UI timer at most ten
+times per second). Pause / resume / cancel are lines on the child's stdin. The child saves
+through ``save_run`` (atomic), so a cancelled or crashed run keeps everything saved so far;
+when it has ended the run is loaded from its file in a worker and opened.
+
+Before (issue 17): the trainer ran in a QThread of the GUI process at 49.7–50.9 ms/epoch
+(p = 113) against 23–31 ms for ``grokviz train`` (it had one thread's worth of CPU), with
+occasional 100–211 ms event-loop stalls. Measured with the child process (``grokviz bench
+gui``, same bench run): see ``training_in_app`` and ``training_stall`` there; the closing
+numbers are in the README section of issue 17.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -19,131 +30,205 @@ from PySide6 import QtCore, QtWidgets
 
 from grokviz.core.history import GROKKED_ACCURACY
 from grokviz.core.progressbar import format_duration
-from grokviz.gui.dialogs import format_details, user_message
 
 UPDATE_INTERVAL_MS = 100  # at most ~10 redraws per second
-# While training, the GUI thread must get the GIL back quickly after each Qt call; the default
-# 5 ms switch interval, paid at every hand-over during a repaint, added up to 100+ ms stalls.
-GUI_SWITCH_INTERVAL_S = 0.001
-TRAINING_NICENESS = 5
 TRAIN_COLOR = "#0072B2"
 TEST_COLOR = "#D55E00"
 PHASE_COLOR = "#555555"
 CHECKPOINT_COLOR = "#009E73"
+STDERR_TAIL = 4000  # characters of the child's stderr kept for the error details
+CANCEL_GRACE_MS = 60_000  # after this a cancelled child that has not exited is killed
 
 
-def default_training_threads() -> int:
-    """Intra-op threads for training in the GUI: all cores but one (at least one)."""
-    import os
-
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-class TrainingJob(QtCore.QThread):
-    """Train one run in a worker thread and save it to ``out_path``.
+class TrainingJob(QtCore.QObject):
+    """Train one run in a child process and save it to ``out_path`` (``resume_from``: continue that file).
 
     Signals: ``finished_run(object, dict)`` → (run, summary) when training ended (finished or
-    cancelled; the file is written); ``failed(str, str)`` → (message, details); ``saved(str)``
-    after each crash-safe save; ``done()`` at the end in every case (GUI thread, after the worker
-    thread has ended).
+    cancelled; the file is written and read back); ``failed(str, str)`` → (message, details),
+    also when the child died; ``saved(str)`` after each crash-safe save; ``measured(dict)`` per
+    live progress record; ``done()`` at the end in every case.
     """
 
     finished_run = QtCore.Signal(object, dict)
     failed = QtCore.Signal(str, str)
     saved = QtCore.Signal(str)
+    measured = QtCore.Signal(dict)
     done = QtCore.Signal()
 
-    def __init__(self, task, split, model_config, train_config, out_path, parent=None, threads: int | None = None):
+    def __init__(self, task, split, model_config, train_config, out_path, parent=None, threads: int | None = None,
+                 resume_from: str | None = None, live_progress: bool = True):
         super().__init__(parent)
-        from grokviz.core.training import TrainingControl
-
         self.task, self.split = task, split
         self.model_config, self.train_config = model_config, train_config
         self.out_path = str(out_path)
-        self.control = TrainingControl()
         self.threads = threads
+        self.resume_from = resume_from
+        self.live_progress = live_progress
         self.pending: collections.deque = collections.deque()
+        self.measures: list = []  # live progress records, in order
         self.latest = None
+        self.last_saved_epoch: int | None = None
         self.run_result = None
-        self.error: BaseException | None = None
+        self.outcome: dict | None = None  # the child's "finished" / "failed" line
+        self.load_result = True  # False: do not read the run back (closing the app)
         self.started_at = None
-        self.ended = False  # plain Python flag: readable even after Qt deleted the thread object
-        self.finished.connect(self._finish)  # `done` in the GUI thread once the thread has ended
+        self.ended = False
+        self._paused = self._cancelled = False
+        self._stderr = ""
+        self._loader = None
+        self.process = QtCore.QProcess(self)
+        self.process.setProgram(sys.executable)
+        self.process.setArguments(["-m", "grokviz.training_process"])
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.readyReadStandardError.connect(self._read_stderr)
+        self.process.finished.connect(self._process_finished)
+        self.process.errorOccurred.connect(self._process_error)
+
+    def spec(self) -> dict:
+        train = self.train_config.to_dict()
+        return {"task": self.task.to_dict(), "split": self.split.to_dict(),
+                "model_config": self.model_config.to_dict(),
+                "train_config": {"epochs": train["epochs"]} if self.resume_from else train,
+                "out": self.out_path, "resume": self.resume_from, "threads": self.threads,
+                "live_progress": self.live_progress}
+
+    def start(self) -> None:
+        from grokviz.training_process import child_environment
+
+        self.started_at = time.perf_counter()
+        environment = QtCore.QProcessEnvironment()
+        for key, value in child_environment().items():
+            environment.insert(key, value)
+        self.process.setProcessEnvironment(environment)
+        self.process.start()
+        self.process.write((json.dumps(self.spec()) + "\n").encode())
 
     # -- controls (GUI thread) -------------------------------------------------------------
+    def _command(self, command: str) -> None:
+        if self.process.state() != QtCore.QProcess.ProcessState.NotRunning:
+            self.process.write((command + "\n").encode())
+
     def pause(self) -> None:
-        self.control.pause()
+        self._paused = True
+        self._command("pause")
 
     def resume(self) -> None:
-        self.control.resume()
+        self._paused = False
+        self._command("resume")
 
     def cancel(self) -> None:
-        self.control.cancel()
+        self._cancelled = True
+        self._paused = False
+        self._command("cancel")
 
     @property
     def paused(self) -> bool:
-        return self.control.paused
+        return self._paused
 
     @property
     def cancelled(self) -> bool:
-        return self.control.cancelled
+        return self._cancelled
+
+    def isRunning(self) -> bool:  # noqa: N802 - the QThread-style name main_window uses
+        return self.started_at is not None and not self.ended
 
     def take_progress(self) -> list:
         """Drain the progress records collected since the last call (GUI thread)."""
         items = []
-        while True:
+        while self.pending:
+            items.append(self.pending.popleft())
+        return items
+
+    def wait(self, timeout_ms: int = CANCEL_GRACE_MS) -> bool:
+        """Block (processing events) until the job has ended; kill the child after ``timeout_ms``."""
+        deadline = time.perf_counter() + timeout_ms / 1000
+        while not self.ended:
+            if self.process.state() != QtCore.QProcess.ProcessState.NotRunning:
+                self.process.waitForFinished(50)
+                if time.perf_counter() > deadline:
+                    self.process.kill()
+                    self.process.waitForFinished(5000)
+            elif self._loader is not None:
+                self._loader.wait(50)
+            QtCore.QCoreApplication.sendPostedEvents()
+            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            if time.perf_counter() > deadline + 30:
+                return False
+        return True
+
+    # -- from the child (GUI thread) -------------------------------------------------------
+    def _read(self) -> None:
+        from grokviz.core.training import Progress
+
+        while self.process.canReadLine():
+            line = bytes(self.process.readLine()).decode(errors="replace").strip()
+            if not line.startswith("{"):
+                continue
             try:
-                items.append(self.pending.popleft())
-            except IndexError:
-                return items
+                message = json.loads(line)
+            except ValueError:
+                continue
+            kind = message.pop("type", None)
+            if kind == "progress":
+                progress = Progress(**message)
+                self.latest = progress
+                self.pending.append(progress)
+            elif kind == "measures":
+                self.measures.append(message["record"])
+                self.measured.emit(message["record"])
+            elif kind == "saved":
+                self.last_saved_epoch = int(message["epoch"])
+                self.saved.emit(message["path"])
+            elif kind in ("finished", "failed"):
+                self.outcome = {"type": kind, **message}
 
-    # -- worker thread ---------------------------------------------------------------------
-    def _lower_priority(self) -> None:
-        """Nice the training thread a little (Linux: per thread) so the GUI thread wins the CPU."""
-        import os
-        import threading
+    def _read_stderr(self) -> None:
+        text = bytes(self.process.readAllStandardError()).decode(errors="replace")
+        self._stderr = (self._stderr + text)[-STDERR_TAIL:]
 
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINING_NICENESS)
-        except (AttributeError, OSError):
-            pass
+    def _process_error(self, error) -> None:
+        if error == QtCore.QProcess.ProcessError.FailedToStart:
+            self._end_with_failure("Could not start the training process.", self.process.errorString())
 
-    def _on_progress(self, progress) -> None:
-        self.latest = progress
-        self.pending.append(progress)
+    def _process_finished(self, exit_code: int, exit_status) -> None:
+        self._read()
+        self._read_stderr()
+        outcome = self.outcome or {}
+        if outcome.get("type") == "finished":
+            if self.load_result:
+                self._load_run()
+            else:
+                self._end()
+            return
+        if outcome.get("type") == "failed":
+            self._end_with_failure(outcome.get("message", "training failed"), outcome.get("details", ""))
+            return
+        crashed = exit_status == QtCore.QProcess.ExitStatus.CrashExit
+        how = "was killed or crashed" if crashed else f"exited with status {exit_code}"
+        self._end_with_failure(f"The training process {how} before it finished.", self._stderr.strip())
 
-    def _save(self, run) -> None:
-        from grokviz.core.runfile import save_run
+    def _load_run(self) -> None:
+        from grokviz.gui.workers import Job, open_run
 
-        run.path = self.out_path
-        save_run(run, self.out_path)
-        self.saved.emit(self.out_path)
+        job = Job(open_run(self.out_path), "Reading the trained run")
+        job.succeeded.connect(self._loaded)
+        job.failed.connect(self._end_with_failure)
+        job.done.connect(lambda: self._end() if not self.ended else None)
+        self._loader = job
+        job.start()
 
-    def run(self) -> None:
-        self.started_at = time.perf_counter()
-        self._lower_priority()
-        try:
-            import torch
+    def _loaded(self, result) -> None:
+        run, summary = result
+        self.run_result = run
+        self.finished_run.emit(run, summary)
 
-            from grokviz.core.training import Trainer
-            from grokviz.gui.workers import run_summary
+    def _end_with_failure(self, message: str, details: str) -> None:
+        self.failed.emit(message, details)
+        self._end()
 
-            # Leave a core to the GUI thread: with every core busy, OpenMP's spinning threads
-            # made a p = 113 epoch ~8x slower on a shared 2-core machine (743 vs 96 ms).
-            torch.set_num_threads(int(self.threads or default_training_threads()))
-            trainer = Trainer(self.task, self.split, self.model_config, self.train_config, control=self.control,
-                              on_progress=self._on_progress, on_save=self._save)
-            run = trainer.run()
-            run.path = self.out_path
-            self.run_result = run
-            summary = run_summary(run)
-            self.finished_run.emit(run, summary)
-        except BaseException as error:  # noqa: BLE001 - reported to the UI
-            self.error = error
-            self.failed.emit(user_message(error), format_details(error))
-
-    def _finish(self) -> None:
-        self.wait()
+    def _end(self) -> None:
+        if self.ended:
+            return
         self.ended = True
         self.done.emit()
 
@@ -360,6 +445,21 @@ class TrainingView(QtWidgets.QWidget):
         self.pages.setCurrentWidget(self.plots_page if run is not None else self.empty)
         for line in self.checkpoint_lines:
             line.setVisible(run is not None)
+
+    def show_preview(self, preview) -> None:
+        """A run's recorded curves read without torch (:mod:`grokviz.core.quickread`), until it opens."""
+        if self.job is not None or (self.state is not None and self.state.run is not None):
+            return
+        history = preview.history
+        self.curves.set(history.epoch, history.train_loss, history.test_loss, history.train_acc, history.test_acc)
+        self.title.setText(f"{preview.task_spec}, p = {preview.p}  ·  {preview.path}")
+        last = history.last()
+        if last["epoch"] is not None:
+            self.stats.setText(f"{preview.status} · {preview.epochs_trained} epochs · train loss {last['train_loss']:.3g} · "
+                               f"test loss {last['test_loss']:.3g} · test accuracy {last['test_acc'] * 100:.1f} % · "
+                               "loading the weights…")
+        self.redraw()
+        self.pages.setCurrentWidget(self.plots_page)
 
     @staticmethod
     def _stats_text(run) -> str:

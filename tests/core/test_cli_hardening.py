@@ -119,18 +119,34 @@ def test_a_failed_save_falls_back_and_keeps_the_run(tmp_path, small_run, monkeyp
 
 
 def test_a_full_file_limit_is_one_line_per_failure_and_no_litter(tmp_path, small_run_file):
-    """RLIMIT_FSIZE makes every write fail mid-file (EFBIG), as a full disk does after the check."""
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
-
+    """RLIMIT_FSIZE makes every write fail mid-file (EFBIG), as a full disk does after the check;
+    ``convert`` runs in a forked child (its own limit and exit status, no interpreter start-up)."""
     (tmp_path / "tmp").mkdir()
-    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
-    result = subprocess.run([sys.executable, "-m", "grokviz", "convert", str(small_run_file), str(tmp_path / "out.pt")],
-                            preexec_fn=limit, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 4 and all("too large" in line for line in lines[:3]) and "anywhere" in lines[3]
+    log = tmp_path / "stderr.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: limited, stderr to a file, exit with main()'s status
+        try:
+            import tempfile
+
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            tempfile.tempdir = str(tmp_path / "tmp")
+            with open(log, "w") as err:
+                os.dup2(err.fileno(), 2)
+                sys.stderr = os.fdopen(2, "w", buffering=1)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+                code = main(["convert", str(small_run_file), str(tmp_path / "out.pt")])
+                sys.stderr.flush()
+        except BaseException:  # noqa: BLE001 - a traceback is the failure the parent reports
+            import traceback
+
+            traceback.print_exc()
+            code = 99
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    err = log.read_text()
+    assert os.waitstatus_to_exitcode(status) == 1 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 4 and all("too large" in line for line in lines[:3]) and "anywhere" in lines[3], lines
     assert not (tmp_path / "out.pt").exists() and temps(tmp_path) == [] and temps(tmp_path / "tmp") == []
 
 

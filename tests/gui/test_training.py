@@ -1,4 +1,4 @@
-"""Training in a background thread: live curves, pause/resume, cancel, close while training, dialog."""
+"""Training in the app (a child process): live curves and measures, pause/resume, cancel, continue, crash, dialog."""
 
 import time
 
@@ -10,52 +10,76 @@ def test_short_training_run_updates_curves_and_opens(qtbot, window, tmp_path, er
 
     out = tmp_path / "live.pt"
     view = window.training_view
-    with qtbot.waitSignal(window.training_ended, timeout=60_000) as ended:
-        window.start_training(*small_training_args(out, epochs=400), threads=1)
+    progress_tab = window.views["Progress"]
+    with qtbot.waitSignal(window.training_ended, timeout=90_000) as ended:
+        job = window.start_training(*small_training_args(out, epochs=400), threads=1)
         assert view.controls.isVisible() or not window.isVisible()
-        qtbot.waitUntil(lambda: view.redraw_count >= 2 and len(view.curves.epoch) >= 2, timeout=30_000)
+        qtbot.waitUntil(lambda: view.redraw_count >= 2 and len(view.curves.epoch) >= 2, timeout=60_000)
         x, y = view.loss_curves["train"].getData()
         assert len(x) >= 2
+        # the Run panel shows the run being trained, the Progress tab its live measures
+        assert window.run_panel.heading.text() == "Training live.pt"
+        assert window.run_panel.values["file"].toolTip() == str(out)
+        from grokviz.gui.new_run_dialog import default_output_directory
+
+        assert default_output_directory(window.settings) == str(tmp_path)  # remembered for the next run
+        qtbot.waitUntil(lambda: len(job.measures) >= 2, timeout=60_000)
+        progress_tab.refresh_live()
+        assert progress_tab.result is not None and len(progress_tab.result["epochs"]) >= 2
+    assert job.process.state() == job.process.ProcessState.NotRunning  # trained in the child process
     run = ended.args[0]
     assert run is not None and run.status == "finished" and run.epochs_trained == 400
     assert window.state.run is run  # opens in every view
     assert window.state.checkpoint_epoch == 400
     assert not view.controls.isVisible()
+    assert window.run_panel.heading.text() == "live.pt"
     assert len(view.curves.epoch) == len(run.history)
     reloaded = load_run(out)
     assert reloaded.epochs_trained == 400 and reloaded.checkpoint_epochs == [0, 50, 100, 150, 200, 250, 300, 350, 400]
+    assert [r["epoch"] for r in reloaded.progress] == reloaded.epochs  # measured live, stored with the run
     assert not errors
     qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
 
 
-def test_pause_resume_cancel_keeps_valid_file(qtbot, window, tmp_path, errors):
+def test_pause_resume_cancel_continue_and_reopen(qtbot, window, tmp_path, errors):
+    from tests.gui.conftest import open_and_wait
+
     from grokviz.core.runfile import load_run
 
     out = tmp_path / "cancelled.pt"
     view = window.training_view
     job = window.start_training(*small_training_args(out, epochs=200_000), threads=1)
-    qtbot.waitUntil(lambda: job.latest is not None and job.latest.epoch >= 30, timeout=30_000)
+    qtbot.waitUntil(lambda: job.latest is not None and job.latest.epoch >= 30, timeout=60_000)
     view.pause_button.click()
     assert job.paused and view.pause_button.text() == "Resume"
-    time.sleep(0.3)  # let the current epoch finish
+    qtbot.wait(800)  # the child finishes its epoch and waits
     paused_at = job.latest.epoch
-    qtbot.wait(400)
+    qtbot.wait(500)
     assert job.latest.epoch == paused_at
     view.pause_button.click()
     assert not job.paused
-    qtbot.waitUntil(lambda: job.latest.epoch > paused_at, timeout=10_000)
-    with qtbot.waitSignal(window.training_ended, timeout=10_000) as ended:
-        began = time.perf_counter()
+    qtbot.waitUntil(lambda: job.latest.epoch > paused_at, timeout=20_000)
+    with qtbot.waitSignal(window.training_ended, timeout=30_000) as ended:
         view.cancel_button.click()
-        qtbot.waitUntil(lambda: job.ended, timeout=5000)
-        stopped = time.perf_counter() - began
-    assert stopped < 1.0, f"cancel took {stopped:.2f} s"
     run = ended.args[0]
     assert run.status == "cancelled" and 0 < run.epochs_trained < 200_000
     reloaded = load_run(out)
     assert reloaded.status == "cancelled" and reloaded.epochs_trained == run.epochs_trained
     assert reloaded.resume_state is not None
     assert window.state.run is run
+    qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
+    # continue the cancelled run in the app (File ▸ Continue training), then reopen the file
+    assert window.continue_action.isEnabled()
+    with qtbot.waitSignal(window.training_ended, timeout=90_000) as ended:
+        window.continue_training(run.epochs_trained + 100)
+    resumed = ended.args[0]
+    assert resumed.status == "finished" and resumed.epochs_trained == run.epochs_trained + 100
+    qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
+    window.close_run()
+    reopened = open_and_wait(qtbot, window, out)
+    assert reopened.epochs_trained == resumed.epochs_trained and reopened.status == "finished"
+    assert reopened.checkpoint_epochs[:len(reloaded.checkpoint_epochs)] == reloaded.checkpoint_epochs
+    assert {r["epoch"] for r in reopened.progress} == set(reopened.epochs)
     assert not errors
 
 
@@ -68,29 +92,49 @@ def test_close_while_training_asks_then_stops(qtbot, window, tmp_path, monkeypat
     monkeypatch.setattr(dialogs, "ask_yes_no", lambda *args: (asked.append(args), answers.pop(0))[1])
     out = tmp_path / "closing.pt"
     job = window.start_training(*small_training_args(out, epochs=200_000), threads=1)
-    qtbot.waitUntil(lambda: job.latest is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: job.latest is not None, timeout=60_000)
     assert not window.close()  # "no": the window stays and training goes on
     assert window.isVisible() and not job.ended
     began = time.perf_counter()
     assert window.close()
-    assert time.perf_counter() - began < 5
+    assert time.perf_counter() - began < 15
     assert len(asked) == 2
     assert job.ended and window.training_job is None
     assert load_run(out).status == "cancelled"
 
 
-def test_training_failure_shows_error(qtbot, window, tmp_path, errors, monkeypatch):
-    from grokviz.core import training
+def test_training_process_crash_shows_error_and_keeps_saved_run(qtbot, window, tmp_path, errors):
+    from grokviz.core.runfile import load_run
 
-    def broken(self, *args, **kwargs):
-        raise MemoryError
-
-    monkeypatch.setattr(training.Trainer, "run", broken)
-    with qtbot.waitSignal(window.training_ended, timeout=10_000) as ended:
-        window.start_training(*small_training_args(tmp_path / "x.pt"), threads=1)
+    out = tmp_path / "crash.pt"
+    task, split, model_config, config, _ = small_training_args(out, epochs=200_000)
+    config = type(config).from_dict({**config.to_dict(), "save_every_seconds": 0.2})
+    job = window.start_training(task, split, model_config, config, str(out), threads=1)
+    qtbot.waitUntil(lambda: job.last_saved_epoch is not None and job.last_saved_epoch > 0, timeout=60_000)
+    saved = job.last_saved_epoch
+    with qtbot.waitSignal(window.training_ended, timeout=20_000) as ended:
+        job.process.kill()  # the training process dies (as after an out-of-memory kill)
     assert ended.args[0] is None
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
-    assert "memory" in errors[0][0].lower()
+    assert "training process" in errors[0][0] and str(out) in errors[0][0]
+    assert window.isVisible()  # the window survives
+    survivor = load_run(out)
+    assert survivor.status == "running" and survivor.epochs_trained >= saved
+    qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
+
+
+def test_training_error_in_child_shows_message(qtbot, window, tmp_path, errors):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    task, split, model_config, config, _ = small_training_args(tmp_path / "x.pt")
+    config = type(config).from_dict({**config.to_dict(), "device": "cuda"})
+    with qtbot.waitSignal(window.training_ended, timeout=60_000) as ended:
+        window.start_training(task, split, model_config, config, str(tmp_path / "x.pt"), threads=1)
+    assert ended.args[0] is None
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
+    assert "CUDA" in errors[0][0] and "Traceback" in errors[0][1]
     qtbot.waitUntil(lambda: window.training_job is None, timeout=5000)
 
 

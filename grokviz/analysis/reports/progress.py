@@ -21,11 +21,15 @@ def subsample_epochs(epochs, limit):
 @report("measures", "Progress measures at one checkpoint")
 def measures(session, epoch):
     """Restricted / excluded / train / test loss, cos-coefficients, weight norms and Gini at ``epoch``."""
-    from grokviz.analysis.progress import ProgressSetup, measure_model
+    from grokviz.analysis.progress import ProgressSetup, measure_model, stored_measures
     from grokviz.analysis.reports.key_frequencies import run_key_frequencies
 
+    keys = run_key_frequencies(session)
+    stored = stored_measures(session.run, keys).get(int(epoch))  # measured while training
+    if stored is not None:
+        return stored
     train_rows, test_rows = session.run.indices()
-    setup = ProgressSetup.build(session.task, train_rows, test_rows, run_key_frequencies(session))
+    setup = ProgressSetup.build(session.task, train_rows, test_rows, keys)
     return measure_model(setup, session.model(epoch))
 
 
@@ -44,7 +48,10 @@ class ProgressReport:
 
 @report("progress", "Progress measures over checkpoints", per_checkpoint=False)
 def progress(session, epoch, max_checkpoints: int | None = None, on_progress=None, cancel=None):
-    """Every measure of the ``measures`` report over (at most ``max_checkpoints``, evenly spread) checkpoints."""
+    """Every measure of the ``measures`` report over (at most ``max_checkpoints``, evenly spread) checkpoints.
+
+    Measures stored with the run (computed while it trained, :mod:`grokviz.analysis.live`) are
+    read, not recomputed (:func:`~grokviz.analysis.progress.progress_measures`)."""
     from grokviz.analysis.progress import progress_measures
     from grokviz.analysis.reports.key_frequencies import run_key_frequencies
 

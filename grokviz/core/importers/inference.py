@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from grokviz.core.errors import ParameterError
+from grokviz.core.errors import ParameterError, TaskInferenceError
 from grokviz.core.importers.evaluate import sample_rows
-from grokviz.core.importers.validate import _fail
 from grokviz.core.tasks import Task, is_prime, parse_task
 
 # Task inference: the best candidate must predict at least this share of the training labels.
@@ -68,11 +67,11 @@ def _resolve_task(path, given, p: int, named: Task | None, evaluator, final_stat
     best, accuracy, ties = infer_task(predictions, rows, p)
     if best is None or accuracy < MIN_INFERENCE_ACCURACY:
         shown = f"{accuracy * 100:.1f} % of the training labels (best: {best.spec})" if best else "no labels"
-        _fail(
+        raise TaskInferenceError(
             path,
             f"cannot infer the task: the final model predicts at most {shown}; "
             "give the task explicitly (e.g. task='pow:m=4,n=3' or --task pow:m=4,n=3)",
-        )
+            best.spec if best else None, max(accuracy, 0.0))
     note = f"task inferred: {best.spec} (train accuracy {accuracy * 100:.1f} %)"
     if ties:
         note += f"; equally consistent: {', '.join(t.spec for t in ties[:4])}"

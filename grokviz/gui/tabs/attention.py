@@ -31,9 +31,9 @@ class AttentionView(AnalysisTab):
 
     def compute(self, run, epoch, context):
         from grokviz.analysis.session import session_of
-        from grokviz.gui.tabs import compute
+        from grokviz.gui import report_arrays
 
-        return compute.attention_view(session_of(run), epoch)
+        return report_arrays.attention_view(session_of(run), epoch)
 
     def describe(self, result):
         mean = result["mean"]

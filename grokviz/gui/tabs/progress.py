@@ -1,13 +1,20 @@
-"""Progress tab: Nanda et al.'s progress measures over checkpoints, with phases and a checkpoint cursor."""
+"""Progress tab: Nanda et al.'s progress measures over checkpoints, with phases and a checkpoint cursor.
+
+While a run trains, the tab shows the measures the training process computes at each checkpoint
+(:mod:`grokviz.analysis.live`, streamed by :class:`grokviz.gui.training.TrainingJob`) as they
+arrive; a run that stores them (``progress`` in the run file) opens without recomputing.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 
 from grokviz.gui import figures
 from grokviz.gui.export import CurveData
 from grokviz.gui.tabs.base import AnalysisTab
 
+LIVE_REFRESH_MS = 1000
 MAX_CHECKPOINTS = 125  # evenly spread (first and last kept): ~1–3 s per checkpoint at p = 113 on a busy CPU
 
 PANELS = (("losses", figures.draw_progress_losses), ("cos_coefficients", figures.draw_cos_coefficients),
@@ -42,13 +49,55 @@ class ProgressView(AnalysisTab):
             self.add_plot_export(name, widget, lambda n=name: self._csv(n))
         self.body.addLayout(grid, 1)
 
+    # -- live, while training ----------------------------------------------------------------
+    def attach_job(self, job) -> None:
+        """Show ``job``'s live progress measures (refreshed once a second) until :meth:`detach_job`."""
+        from PySide6 import QtCore
+
+        self.cancel()
+        self.job = job
+        self._live_count = 0
+        self.result = None
+        self.clear()
+        self.status.setText("Training: progress measures appear at each checkpoint…")
+        if getattr(self, "live_timer", None) is None:
+            self.live_timer = QtCore.QTimer(self)
+            self.live_timer.setInterval(LIVE_REFRESH_MS)
+            self.live_timer.timeout.connect(self.refresh_live)
+        self.live_timer.start()
+
+    def detach_job(self) -> None:
+        self.refresh_live()
+        if getattr(self, "live_timer", None) is not None:
+            self.live_timer.stop()
+        self.job = None
+        self._computed_key = None
+
+    def refresh_live(self) -> None:
+        job = getattr(self, "job", None)
+        if job is None or len(job.measures) == self._live_count:
+            return
+        self._live_count = len(job.measures)
+        result = live_progress_data(job.measures)
+        self.result = result
+        self.show_result(result)
+        last = job.measures[-1]
+        self.status.setText(f"live · {len(job.measures)} checkpoints · epoch {last['epoch']:,} · key frequencies "
+                            f"{result['key_freqs'] or 'none yet'} (of this checkpoint) · restricted loss "
+                            f"{last['restricted_loss']:.3g} · excluded loss {last['excluded_loss']:.3g}")
+
+    def request(self, force: bool = False) -> None:
+        if getattr(self, "job", None) is not None:
+            return  # the live measures own the tab while training
+        super().request(force)
+
     def compute(self, run, epoch, context):
         from grokviz.analysis.session import session_of
-        from grokviz.gui.tabs import compute
+        from grokviz.gui import report_arrays
 
         report = context.report if context is not None else None
         cancelled = (lambda: context.cancelled) if context is not None else None
-        return compute.progress_view(session_of(run), self.max_checkpoints, report=report, cancelled=cancelled)
+        return report_arrays.progress_view(session_of(run), self.max_checkpoints, report=report, cancelled=cancelled)
 
     def describe(self, result):
         phases = "; ".join(f"{n} {s:,.0f}–{e:,.0f}" for n, s, e in result["phases"]) or "no phases detected"
@@ -97,6 +146,18 @@ class ProgressView(AnalysisTab):
         else:
             data.curves = [c for c in data.curves if c[0] in wanted]
         return data
+
+
+def live_progress_data(records: list) -> dict:
+    """The tab's result dict from live records (:mod:`grokviz.analysis.live`): every measure per
+    checkpoint, the cos-coefficients at the latest checkpoint's key frequencies; no phases yet."""
+    epochs = np.array([r["epoch"] for r in records], dtype=float)
+    result = {"epochs": epochs, "phases": [], "key_freqs": [int(k) for k in records[-1]["key_freqs"]]}
+    for name in ("train_loss", "test_loss", "restricted_loss", "excluded_loss", "weight_norm", "gini_W_E", "gini_W_L"):
+        result[name] = np.array([r[name] for r in records], dtype=float)
+    result["cos_coef"] = {k: np.array([r["cos_coeffs"][k - 1] for r in records], dtype=float)
+                          for k in result["key_freqs"]}
+    return result
 
 
 def create_view(state):

@@ -199,9 +199,9 @@ class SpectrumView(AnalysisTab):
     # -- compute / show ---------------------------------------------------------------------
     def compute(self, run, epoch, context):
         from grokviz.analysis.session import session_of
-        from grokviz.gui.tabs import compute
+        from grokviz.gui import report_arrays
 
-        return compute.spectrum_view(session_of(run), epoch)
+        return report_arrays.spectrum_view(session_of(run), epoch)
 
     def describe(self, result):
         sizes = ", ".join(f"k={k}: {n}" for k, n in result["cluster_sizes"].items()) or "none"
@@ -305,7 +305,7 @@ class SpectrumView(AnalysisTab):
 
     @staticmethod
     def _fourier(post):
-        from grokviz.gui.tabs.compute import neuron_fourier_map
+        from grokviz.gui.report_arrays import neuron_fourier_map
 
         values = neuron_fourier_map(post)
         values[0, 0] = 0.0  # the constant dwarfs everything; shown as 0

@@ -44,9 +44,9 @@ class SymmetryView(AnalysisTab):
 
     def compute(self, run, epoch, context):
         from grokviz.analysis.session import session_of
-        from grokviz.gui.tabs import compute
+        from grokviz.gui import report_arrays
 
-        return compute.symmetry_view(session_of(run), epoch)
+        return report_arrays.symmetry_view(session_of(run), epoch)
 
     def describe(self, result):
         first = next((label for label, s in zip(result["labels"], result["score"]) if np.isfinite(s) and s > 0.9), None)

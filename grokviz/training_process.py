@@ -1,0 +1,146 @@
+"""The app's training child process: ``python -m grokviz.training_process`` (core + analysis, no Qt).
+
+Why a child process (issue 17). Training inside the GUI process, in a QThread, ran at
+49.7–50.9 ms per epoch (p = 113, default recipe, 2-core machine) against 23–31 ms for
+``grokviz train``: the GIL and the event loop's repaints shared one process, so the trainer
+got one thread's worth of CPU (threads were capped to leave the GUI a core, and even then the
+GUI saw 100+ ms stalls now and then). In its own process the trainer runs exactly the code
+``grokviz train`` runs, on torch's own threads and its own GIL, and the window only parses a
+few JSON lines per second. Measured with ``grokviz bench gui`` (same bench run, same recipe):
+see ``training_in_app`` (app ÷ CLI ms per epoch) and ``training_stall`` in its output; the
+numbers of the closing runs are in :mod:`grokviz.gui.training`'s docstring. It also isolates a
+crash: a training process that dies (out of memory, a signal) cannot take the window with it,
+and the run file keeps what was saved so far (saves are atomic, :func:`grokviz.core.runfile.save_run`).
+
+Protocol (one JSON object per line):
+
+* stdin, first line: the job ``{"task", "split", "model_config", "train_config"`` (their
+  ``to_dict()``), ``"out"``, ``"resume"`` (a run file to continue, or null), ``"threads"``
+  (torch threads, null = torch's default, as the CLI), ``"live_progress"`` (bool)}; then
+  commands ``pause`` / ``resume`` / ``cancel``, one per line. End of input (the app went away)
+  means cancel: the run is saved and the process exits.
+* stdout: ``{"type": "progress", <Progress fields>}`` per evaluation, ``{"type": "checkpoint",
+  "epoch"}``, ``{"type": "measures", "record": {...}}`` (live progress measures,
+  :mod:`grokviz.analysis.live`), ``{"type": "saved", "path", "epoch", "status"}`` after each
+  crash-safe save, and last ``{"type": "finished", "status", "epochs"}`` or ``{"type":
+  "failed", "message", "details"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+
+def child_environment(base: dict | None = None) -> dict:
+    """Environment for a child ``python -m grokviz…``: this grokviz first on PYTHONPATH (so a
+    development checkout's child runs the same code as its parent)."""
+    import os
+
+    import grokviz
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(grokviz.__file__)))
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+class _Channel:
+    """Thread-safe JSON lines on stdout (the trainer's callbacks and the reader thread share it)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def send(self, kind: str, **fields) -> None:
+        line = json.dumps({"type": kind, **fields})
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _listen(stream, control) -> None:
+    """Commands from the app; end of input cancels (the run is saved)."""
+    for line in stream:
+        command = line.strip()
+        if command == "pause":
+            control.pause()
+        elif command == "resume":
+            control.resume()
+        elif command == "cancel":
+            control.cancel()
+    control.cancel()
+
+
+def train(spec: dict, channel: _Channel, control) -> str:
+    """Run the job ``spec`` (module docstring); returns the run's status."""
+    import dataclasses
+
+    import torch
+
+    from grokviz.analysis.live import for_run_config, saving_with_progress
+    from grokviz.core.config import ModelConfig, TrainConfig
+    from grokviz.core.data import SplitSpec
+    from grokviz.core.runfile import load_run, save_run
+    from grokviz.core.tasks import Task
+    from grokviz.core.training import Trainer
+
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    out = str(spec["out"])
+    previous = load_run(spec["resume"]) if spec.get("resume") else None
+    if previous is not None:
+        task, split, model_config = previous.task, previous.split, previous.model_config
+        train_config = TrainConfig.from_dict({**previous.train_config.to_dict(), **spec.get("train_config", {})})
+    else:
+        task, split = Task.from_dict(spec["task"]), SplitSpec.from_dict(spec["split"])
+        model_config = ModelConfig.from_dict(spec["model_config"])
+        train_config = TrainConfig.from_dict(spec["train_config"])
+
+    def save(run):
+        run.path = out
+        save_run(run, out)
+        channel.send("saved", path=out, epoch=int(run.epochs_trained), status=run.status)
+
+    live = None
+    if spec.get("live_progress", True):
+        live = for_run_config(task, split, previous, on_record=lambda record: channel.send("measures", record=record))
+
+    def on_checkpoint(epoch, state):
+        if live is not None:
+            live(epoch, state)
+        channel.send("checkpoint", epoch=int(epoch))
+
+    trainer = Trainer(task, split, model_config, train_config, control=control,
+                      on_progress=lambda progress: channel.send("progress", **dataclasses.asdict(progress)),
+                      on_checkpoint=on_checkpoint, on_save=saving_with_progress(live, save) if live else save,
+                      resume_from=previous)
+    run = trainer.run()
+    channel.send("finished", status=run.status, epochs=int(run.epochs_trained), path=out)
+    return run.status
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the app's terminal is the app's to handle
+    from grokviz.core.perf import flush_denormals
+
+    flush_denormals()  # before any torch thread exists, so every one inherits it
+    from grokviz.core.errors import format_details, user_message
+    from grokviz.core.training import TrainingControl
+
+    channel = _Channel(sys.stdout)
+    control = TrainingControl()
+    try:
+        spec = json.loads(sys.stdin.readline())
+        threading.Thread(target=_listen, args=(sys.stdin, control), daemon=True, name="grokviz-commands").start()
+        train(spec, channel, control)
+    except BaseException as error:  # noqa: BLE001 - reported to the app, which shows it
+        channel.send("failed", message=user_message(error), details=format_details(error))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
