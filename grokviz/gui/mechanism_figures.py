@@ -136,6 +136,10 @@ class CirclePlot:
         self._brushes_key = None
         self._brushes = []
         self._radius = None
+        # the per-frame score goes in a TextItem: changing a PlotItem title re-lays out the plot (~2 ms)
+        self.score = pg.TextItem("", color="#000", anchor=(0, 0))
+        self.score.setFont(_font(9))
+        plot.addItem(self.score, ignoreBounds=True)
         plot.setAspectLocked(True)
         plot.hideButtons()
         plot.getViewBox().setMouseEnabled(False, False)
@@ -147,6 +151,7 @@ class CirclePlot:
         if radius != self._radius:
             self._radius = radius
             self.plot.setRange(xRange=(-radius, radius), yRange=(-radius, radius), padding=0)
+            self.score.setPos(-radius, radius)
 
     def _brushes_for(self, coordinate: np.ndarray, inside: np.ndarray, n: int, k: int) -> list:
         key = (k, n, inside.tobytes(), coordinate.tobytes())
@@ -171,10 +176,11 @@ class CirclePlot:
             self.labels.setData(pos=points[labelled], symbol=[self._label_symbols[t] for t in labelled])
         if self._radius is None:
             self.set_radius(float(np.abs(points[inside]).max()) if inside.any() else 1.0)
-        text = f"k = {k} ({operand}) · circularity {score:.2f}"
+        text = f"k = {k} ({operand})"
         if title and text != getattr(self, "_title", None):
             self._title = text
             self.plot.setTitle(text, size="10pt", color="#000")
+        self.score.setText(f"circularity {score:.2f}")
 
 
 def _move(scatter: pg.ScatterPlotItem, positions: np.ndarray) -> None:

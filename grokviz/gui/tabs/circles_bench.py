@@ -3,7 +3,8 @@
 Opens the bundled example (add, p = 113, 51 checkpoints, 5 key frequencies, every token labelled)
 in a :class:`~grokviz.gui.tabs.circles.CirclesView` offscreen and steps through its precomputed
 frames; each sample is the wall time of ``show_frame`` (moves 5 × 113 points and labels) plus
-``repaint()`` and ``processEvents()`` (paints). Target ≥ 30 frames per second (p95 ≤ 33 ms).
+``repaint()`` and ``processEvents()`` (paints). Target ≥ 30 frames per second by wall time; the
+process's CPU time per frame (``fps_by_cpu_time``) is given too, as other processes barely affect it.
 ``grokviz bench gui`` runs it as ``circles_animation``.
 """
 
@@ -41,20 +42,22 @@ def bench_circles_animation(args=None, app=None, loops: int | None = None, size=
         return {"ok": False, "error": "the circles did not compute within 300 s"}
     prepare_s = time.perf_counter() - began
     frames = len(view.result.epochs)
-    samples = []
+    samples, cpu = [], []
     for index in list(range(3)) + [i % frames for i in range(loops * frames)]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         view.show_frame(index)
         view.canvas.repaint()
         app.processEvents()
         samples.append((time.perf_counter() - t0) * 1000)
-    samples = sorted(samples[3:])
+        cpu.append((time.process_time() - c0) * 1000)
+    samples, cpu = sorted(samples[3:]), cpu[3:]
     p95 = samples[int(0.95 * (len(samples) - 1))]
     fps = 1000.0 / statistics.mean(samples)
     labels = sum(len(plot.label_tokens) for _, _, plot in view.circle_plots)
     view.close()
     view.deleteLater()
-    return {"ok": fps >= TARGET_FPS, "fps_mean": fps, "fps_at_p95": 1000.0 / p95, "p50_ms": statistics.median(samples),
+    cpu_fps = 1000.0 / statistics.mean(cpu)  # this process's CPU per frame: what a quiet machine would manage
+    return {"ok": fps >= TARGET_FPS, "fps_mean": fps, "fps_by_cpu_time": cpu_fps, "cpu_ms_mean": statistics.mean(cpu), "fps_at_p95": 1000.0 / p95, "p50_ms": statistics.median(samples),
             "p95_ms": p95, "max_ms": samples[-1], "frames": len(samples), "p": run.p,
             "plots": len(view.circle_plots), "labels": labels, "prepare_s": prepare_s, "target_fps": TARGET_FPS,
             "load_average": os.getloadavg()[0]}
