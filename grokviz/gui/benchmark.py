@@ -277,6 +277,12 @@ def bench_explorer_redraw(args, app) -> dict:
     return measure(args, app)
 
 
+def bench_circles_animation(args, app) -> dict:
+    from grokviz.gui.tabs.circles_bench import bench_circles_animation as measure
+
+    return measure(args, app)
+
+
 SECTIONS = [
     ("window_visible", bench_window_visible),
     ("content_visible", bench_content_visible),
@@ -284,6 +290,7 @@ SECTIONS = [
     ("training_stall", bench_training_stall),
     ("live_progress_overhead", bench_live_progress_overhead),
     ("explorer_redraw", bench_explorer_redraw),
+    ("circles_animation", bench_circles_animation),
 ]
 
 
