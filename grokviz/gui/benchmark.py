@@ -191,7 +191,7 @@ def bench_training_in_app(args, app=None, p: int = 113) -> dict:
     """ms per epoch training in the app vs ``grokviz train``, same recipe, interleaved rounds."""
     app = app or _app()
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (400, 2)
+    epochs, rounds = (300, 1) if quick else (300, 3)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     in_app, cli = [], []
     for i in range(rounds):
@@ -207,7 +207,7 @@ def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
     """Training time with the live progress measures ÷ without (``grokviz train``, default recipe,
     a checkpoint every 100 epochs), interleaved off/on runs."""
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (400, 2)
+    epochs, rounds = (300, 1) if quick else (300, 3)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     off, on, off_process, on_process = [], [], [], []
     for i in range(rounds):
@@ -277,6 +277,12 @@ def bench_explorer_redraw(args, app) -> dict:
     return measure(args, app)
 
 
+def bench_circles_animation(args, app) -> dict:
+    from grokviz.gui.tabs.circles_bench import bench_circles_animation as measure
+
+    return measure(args, app)
+
+
 SECTIONS = [
     ("window_visible", bench_window_visible),
     ("content_visible", bench_content_visible),
@@ -284,6 +290,7 @@ SECTIONS = [
     ("training_stall", bench_training_stall),
     ("live_progress_overhead", bench_live_progress_overhead),
     ("explorer_redraw", bench_explorer_redraw),
+    ("circles_animation", bench_circles_animation),
 ]
 
 

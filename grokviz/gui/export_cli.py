@@ -23,6 +23,10 @@ def register(subparsers) -> None:
     parser.add_argument("--max-checkpoints", type=at_least_one, default=100,
                         help="progress measures on at most this many checkpoints, evenly spread (default 100)")
     parser.add_argument("--slice-c", type=int, default=17, help="answer c of the [c, a] resid_post slice (default 17)")
+    parser.add_argument("--animate", choices=["circles"], default=None,
+                        help="instead of the figure set, write an animation over every checkpoint: "
+                             "circles = the embedding circles (embedding_circles.gif)")
+    parser.add_argument("--fps", type=at_least_one, default=10, help="animation frames (checkpoints) per second (default 10)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_task_options(parser, p_required=None)
     parser.set_defaults(handler=cmd_export)
@@ -56,6 +60,8 @@ def cmd_export(args) -> int:
         if not args.quiet:
             print(f"\r{100 * fraction:5.1f}% {text[:70]:<70}", end="", file=sys.stderr, flush=True)
 
+    if args.animate:
+        return export_animation(run, args, report)
     files = figures.export_figure_set(run, args.out, formats, args.checkpoint, report=report,
                                       max_checkpoints=args.max_checkpoints, slice_c=args.slice_c)
     if not args.quiet:
@@ -64,6 +70,26 @@ def cmd_export(args) -> int:
         for path in files:
             print(path)
     print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def export_animation(run, args, report) -> int:
+    """``--animate circles``: the Circles tab's animation as a GIF in ``args.out``."""
+    from pathlib import Path
+
+    from grokviz.gui.mechanism_figures import write_circles_animation
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = Path(args.out) / "embedding_circles.gif"
+    try:
+        write_circles_animation(run, path, fps=args.fps, report=report)
+    except ValueError as error:
+        print(f"grokviz export: {error}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(file=sys.stderr)
+        print(path)
+    print(f"wrote {path} ({len(run.epochs)} frames at {args.fps} fps)", file=sys.stderr)
     return 0
 
 

@@ -702,6 +702,9 @@ def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report
     returns every written path (index.html last). ``report(fraction, text)`` hears progress."""
     data = build_figures(run, epoch, report=report, max_checkpoints=max_checkpoints)
     records = render_figures(data, directory, formats, slice_c=slice_c)
+    from grokviz.gui.mechanism_figures import render_mechanism_figures  # design.md §6b figures
+
+    records += render_mechanism_figures(run, directory, formats, data["epoch"])
     notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
              f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
     if data["symmetry"]["ragged"]:

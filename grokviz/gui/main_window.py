@@ -136,7 +136,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.play_action = self._action("P&lay / pause checkpoints", lambda: self.run_panel.checkpoints.toggle_play(), "P")
         self.tab_actions = []
         for index, name in enumerate(views.VIEW_NAMES):
-            action = self._action(f"{name}", lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+            shortcut = f"Ctrl+{index + 1}" if index < 9 else None  # Ctrl+1 … Ctrl+9; "Ctrl+10" is no key
+            action = self._action(f"{name}", lambda i=index: self.tabs.setCurrentIndex(i), shortcut)
             self.tab_actions.append(action)
         self.about_action = self._action("&About grokviz", self.show_about)
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1")

@@ -35,7 +35,7 @@ from typing import Callable
 
 from PySide6 import QtCore, QtWidgets
 
-VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress")
+VIEW_NAMES = ("Training", "Explorer", "Spectrum", "Symmetry", "Attention", "Progress", "Clock-Pizza", "Circles", "Learned", "Dynamics")
 
 DEFAULT_VIEW_MODULES = {
     "Explorer": "grokviz.gui.explorer",
@@ -43,6 +43,10 @@ DEFAULT_VIEW_MODULES = {
     "Symmetry": "grokviz.gui.tabs.symmetry",
     "Attention": "grokviz.gui.tabs.attention",
     "Progress": "grokviz.gui.tabs.progress",
+    "Clock-Pizza": "grokviz.gui.tabs.clock_pizza",
+    "Circles": "grokviz.gui.tabs.circles",
+    "Learned": "grokviz.gui.tabs.learned",
+    "Dynamics": "grokviz.gui.tabs.dynamics",
 }
 
 VIEW_DESCRIPTIONS = {
@@ -52,6 +56,10 @@ VIEW_DESCRIPTIONS = {
     "Symmetry": "the c/2 symmetry of activations after attention",
     "Attention": "attention patterns of the = token per head",
     "Progress": "progress measures over checkpoints (restricted and excluded loss, Gini, weight norm)",
+    "Clock-Pizza": "clock vs pizza over training: gradient symmetricity, distance irrelevance, the correct logit",
+    "Circles": "the token embeddings on each key frequency's plane, animated over checkpoints",
+    "Learned": "when each input is learned for good, over [a, b] and [c, a], and as a histogram",
+    "Dynamics": "weight trajectory, step sizes, softmax collapse and neuron commitment over training",
 }
 
 _FACTORIES: dict[str, Callable] = {}

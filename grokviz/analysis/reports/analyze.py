@@ -49,6 +49,7 @@ def analyze(session, epoch, with_progress: bool = False, on_progress=None, cance
         **{name: measures[name] for name in ("restricted_loss", "excluded_loss", "excluded_loss_per_freq",
                                              "train_loss", "test_loss", "cos_sim", "weight_norm", "gini_W_E",
                                              "gini_W_L")},
+        "clock_pizza": session.report("clock_pizza", epoch).to_json(),  # design.md §6b
         "notes": keys.notes,
     }
     if with_progress:

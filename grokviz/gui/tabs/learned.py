@@ -1,0 +1,97 @@
+"""Learned tab: when each input is learned for good (design.md §6b), over [a, b] or [c, a], with the
+histogram over epochs; the heatmap shows the inputs learned by the shared checkpoint."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from grokviz.gui import mechanism_figures as mf
+from grokviz.gui.tabs.base import AnalysisTab
+
+
+class LearnedView(AnalysisTab):
+    title = "Learned"
+    follows_checkpoint = False  # one run-wide report; the checkpoint only changes what is shown
+
+    def build(self):
+        controls = QtWidgets.QHBoxLayout()
+        self.layout_combo = QtWidgets.QComboBox()
+        self.layout_combo.addItem("[a, b]", "ab")
+        self.layout_combo.addItem("[c, a]", "ca")
+        self.inputs_combo = QtWidgets.QComboBox()
+        for name in ("all", "train", "test"):
+            self.inputs_combo.addItem(f"{name} inputs", name)
+        self.upto_box = QtWidgets.QCheckBox("only inputs learned by the current checkpoint")
+        self.upto_box.setChecked(True)
+        for widget in (self.layout_combo, self.inputs_combo):
+            widget.currentIndexChanged.connect(self._draw_grid)
+            controls.addWidget(widget)
+        self.upto_box.toggled.connect(self._draw_grid)
+        controls.addWidget(self.upto_box)
+        controls.addStretch(1)
+        self.body.addLayout(controls)
+        row = QtWidgets.QHBoxLayout()
+        self.grid_plot = pg.PlotWidget(background="w")
+        self.histogram_plot = pg.PlotWidget(background="w")
+        self.histogram_plot.setToolTip("Click to move every view to the nearest checkpoint")
+        self.histogram_plot.scene().sigMouseClicked.connect(self._clicked)
+        row.addWidget(self.grid_plot, 1)
+        row.addWidget(self.histogram_plot, 1)
+        self.body.addLayout(row, 1)
+        self._bar = None
+        self._cursor = None
+        self.add_plot_export("grid", self.grid_plot,
+                             lambda: mf.learned_grid_csv(self.result, self.run.task, self.layout_combo.currentData()))
+        self.add_plot_export("histogram", self.histogram_plot, lambda: mf.learned_histogram_csv(self.result))
+
+    def compute(self, run, epoch, context):
+        options = {"on_progress": context.report, "cancel": lambda: context.cancelled} if context is not None else {}
+        return mf.session_for(run).report("learned_epochs", **options)
+
+    def describe(self, result):
+        summary = result.to_json()["summary"]
+        return (f"{len(result.epochs)} checkpoints · median epoch learned: train {summary['train']['median_epoch']}, "
+                f"test {summary['test']['median_epoch']} · never: train {summary['train']['never']}, "
+                f"test {summary['test']['never']}")
+
+    def show_result(self, result):
+        plot = self.histogram_plot.getPlotItem()
+        plot.clear()
+        if plot.legend is not None:
+            plot.legend.clear()
+        self._cursor = mf.draw_learned_histogram(plot, result, self.epoch)
+        self._draw_grid()
+
+    def _draw_grid(self, *_):
+        if self.result is None or self.run is None:
+            return
+        plot = self.grid_plot.getPlotItem()
+        plot.clear()
+        by_epoch = self.epoch if self.upto_box.isChecked() else None
+        self._bar = mf.draw_learned_grid(plot, self.result, self.run.task, self.layout_combo.currentData(),
+                                         self.inputs_combo.currentData(), by_epoch, colorbar=self._bar or True)
+
+    def checkpoint_moved(self, epoch):
+        if self._cursor is not None:
+            self._cursor.setValue(float(epoch))
+            self._cursor.label.setFormat(f"epoch {int(epoch)}")
+        if self.upto_box.isChecked():
+            self._draw_grid()
+
+    def clear(self):
+        self.grid_plot.getPlotItem().clear()
+        self.histogram_plot.getPlotItem().clear()
+
+    def _clicked(self, event):
+        if self.result is None:
+            return
+        view = self.histogram_plot.getPlotItem().getViewBox()
+        if view.sceneBoundingRect().contains(event.scenePos()):
+            self.set_epoch(int(round(view.mapSceneToView(event.scenePos()).x())))
+            if self.state is None:
+                self.checkpoint_moved(self.epoch)
+
+
+def create_view(state):
+    return LearnedView(state)
