@@ -6,11 +6,22 @@ Why a child process (issue 17). Training inside the GUI process, in a QThread, r
 got one thread's worth of CPU (threads were capped to leave the GUI a core, and even then the
 GUI saw 100+ ms stalls now and then). In its own process the trainer runs exactly the code
 ``grokviz train`` runs, on torch's own threads and its own GIL, and the window only parses a
-few JSON lines per second. Measured with ``grokviz bench gui`` (same bench run, same recipe):
-see ``training_in_app`` (app ÷ CLI ms per epoch) and ``training_stall`` in its output; the
-numbers of the closing runs are in :mod:`grokviz.gui.training`'s docstring. It also isolates a
-crash: a training process that dies (out of memory, a signal) cannot take the window with it,
-and the run file keeps what was saved so far (saves are atomic, :func:`grokviz.core.runfile.save_run`).
+few JSON lines per second. It also isolates a crash: a training process that dies (out of
+memory, a signal) cannot take the window with it, and the run file keeps what was saved so far
+(saves are atomic, :func:`grokviz.core.runfile.save_run`). The alternative — keep the QThread
+and give it the cores — keeps the GIL shared with every repaint, which is where the 100–211 ms
+stalls came from.
+
+Measured (``grokviz bench gui``, one run under the benchmark lock, 09:05–09:26 UTC on the
+shared 2-core machine at load average 7–9, so every absolute time is 10–15× its idle value):
+the app's child trained p = 113 (default recipe, 300 epochs, live progress measures on) at
+463 ms per epoch against 417 ms for ``grokviz train`` in the same bench run — ratio 1.11
+(target ≤ 1.15); the worst event-loop stall over three training repetitions was 23, 190 and
+203 ms, with 325 ms measured on the same loaded machine with no training at all (the stalls
+are the machine's, not the training's: p99 lateness 15 ms, 2 of 1723 ticks over 50 ms). The
+in-thread trainer this replaces measured 49.7–50.9 vs 23–31 ms per epoch on an idle machine
+(issue 17). The child costs one interpreter start (torch and TransformerLens imports, ~2–3 s
+idle) before the first epoch.
 
 Protocol (one JSON object per line):
 

@@ -32,6 +32,7 @@ SIZE_MARGIN_FRACTION = 0.02
 
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{12}\.tmp$")
+_LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp's names
 
 
 class SaveError(GrokvizError, OSError):
@@ -83,16 +84,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _open_files() -> set[str] | None:
+    """Every file some process has open (Linux ``/proc/*/fd``), or None where that cannot be known."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    held = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return held
+
+
 def remove_stale_temps(directory) -> list[Path]:
-    """Delete this host's temp files in ``directory`` whose writer process no longer exists."""
-    removed = []
+    """Delete this host's temp files in ``directory`` whose writer process no longer exists.
+
+    Also the ``mkstemp`` temps of earlier grokviz versions (``.NAME.XXXXXXXX.tmp``, no pid in
+    the name) next to an existing NAME: on Linux, those that no process holds open; elsewhere
+    they are left alone.
+    """
+    removed, legacy = [], []
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return removed
     for entry in entries:
         match = _TEMP.match(entry.name)
-        if not match or match["host"] != _HOST or not entry.is_file(follow_symlinks=False):
+        if not match:
+            old = _LEGACY_TEMP.match(entry.name)
+            if old and entry.is_file(follow_symlinks=False) and os.path.exists(os.path.join(directory, old["name"])):
+                legacy.append(entry.path)
+            continue
+        if match["host"] != _HOST or not entry.is_file(follow_symlinks=False):
             continue
         pid = int(match["pid"])
         if pid == os.getpid() or _alive(pid):
@@ -100,6 +129,12 @@ def remove_stale_temps(directory) -> list[Path]:
         with contextlib.suppress(OSError):
             os.unlink(entry.path)
             removed.append(Path(entry.path))
+    held = _open_files() if legacy else None
+    for path in legacy if held is not None else []:
+        if os.path.realpath(path) not in held:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(Path(path))
     return removed
 
 

@@ -191,7 +191,7 @@ def bench_training_in_app(args, app=None, p: int = 113) -> dict:
     """ms per epoch training in the app vs ``grokviz train``, same recipe, interleaved rounds."""
     app = app or _app()
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (400, 2)
+    epochs, rounds = (300, 1) if quick else (300, 3)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     in_app, cli = [], []
     for i in range(rounds):
@@ -207,7 +207,7 @@ def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
     """Training time with the live progress measures ÷ without (``grokviz train``, default recipe,
     a checkpoint every 100 epochs), interleaved off/on runs."""
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (400, 2)
+    epochs, rounds = (300, 1) if quick else (300, 3)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     off, on, off_process, on_process = [], [], [], []
     for i in range(rounds):

@@ -9,11 +9,7 @@ times per second). Pause / resume / cancel are lines on the child's stdin. The c
 through ``save_run`` (atomic), so a cancelled or crashed run keeps everything saved so far;
 when it has ended the run is loaded from its file in a worker and opened.
 
-Before (issue 17): the trainer ran in a QThread of the GUI process at 49.7–50.9 ms/epoch
-(p = 113) against 23–31 ms for ``grokviz train`` (it had one thread's worth of CPU), with
-occasional 100–211 ms event-loop stalls. Measured with the child process (``grokviz bench
-gui``, same bench run): see ``training_in_app`` and ``training_stall`` there; the closing
-numbers are in the README section of issue 17.
+Why a child process, and the measurements: :mod:`grokviz.training_process`.
 """
 
 from __future__ import annotations

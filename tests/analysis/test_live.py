@@ -57,6 +57,11 @@ def test_live_measures_are_stored_and_equal_recomputed(tmp_path, monkeypatch):
     table = progress_measures(loaded)
     assert table.complete and list(table.epochs) == loaded.epochs
     assert table.columns["restricted_loss"][-1] == loaded.progress[-1]["restricted_loss"]
+    from grokviz.analysis.session import RunSession
+
+    session = RunSession(loaded)  # the app's and analyze's path: the registered reports
+    assert list(session.report("progress").table.epochs) == loaded.epochs
+    assert session.report("measures", loaded.epochs[1])["excluded_loss"] == loaded.progress[1]["excluded_loss"]
 
 
 def test_other_key_frequencies_and_runs_without_stored_measures_compute(tmp_path):

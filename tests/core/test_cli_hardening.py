@@ -67,11 +67,17 @@ def test_stale_temps_only_of_dead_writers_are_removed(tmp_path):
     child.wait()
     dead = tmp_path / live.name.replace(f".{os.getpid()}.", f".{child.pid}.")
     dead.write_bytes(b"x")
-    foreign = [tmp_path / ".run.pt.abcdefgh.tmp", tmp_path / "notes.tmp", tmp_path / ".other.tmp"]
-    for path in foreign:
+    foreign = [tmp_path / ".gone.pt.abcdefgh.tmp", tmp_path / "notes.tmp", tmp_path / ".other.tmp"]
+    for path in foreign:  # not ours, or an old-style temp without its target file next to it
         path.write_bytes(b"x")
-    assert remove_stale_temps(tmp_path) == [dead]
-    assert live.exists() and all(path.exists() for path in foreign)
+    target.write_bytes(b"run")
+    old_style = tmp_path / ".run.pt.k2j_9xq0.tmp"  # tempfile.mkstemp's name, as grokviz used to make
+    old_style.write_bytes(b"x")
+    old_style_open = tmp_path / ".run.pt.abcdefgh.tmp"
+    with open(old_style_open, "wb") as still_writing:
+        still_writing.write(b"x")
+        assert sorted(remove_stale_temps(tmp_path)) == sorted([dead, old_style])
+    assert live.exists() and old_style_open.exists() and all(path.exists() for path in foreign)
 
 
 def _save_forever(run, path):  # the child: save, save, save… until killed

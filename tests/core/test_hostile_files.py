@@ -146,7 +146,7 @@ def tiny_nanda(p: int) -> dict:
 
 CASES: dict = {}
 EXPECT: dict = {}
-LOADS = {"nanda_tiny_model_p1021", "grokviz_without_checksum_loads"}  # legitimate: must open (exit 0)
+LOADS = {"nanda_tiny_model_p1021", "grokviz_without_checksum_loads", "legacy_format_loads"}  # legitimate: must open (exit 0)
 OWN_PROCESS = ["bytearray_4e9", "demo_nodes_40_beside_data"]
 
 
@@ -379,6 +379,23 @@ def _(directory, context):
     return path
 
 
+@case("legacy_format_loads", None)
+def _(directory, context):
+    return save(directory, "legacy_ok", grokviz_run_dict(P), _use_new_zipfile_serialization=False)
+
+
+@case("legacy_storage_bomb", "of tensor data in a")
+def _(directory, context):
+    """The pre-1.6 format: a storage declaring 4 GB, which torch would allocate before reading."""
+    buffer = io.BytesIO()
+    torch.save({"t": torch.zeros(3)}, buffer, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    at = data.index(b"cpu") + data[data.index(b"cpu") :].index(b"K\x03")
+    path = directory / "legacy_bomb.pt"
+    path.write_bytes(data[:at] + b"J" + struct.pack("<i", 10**9) + data[at + 2 :])
+    return path
+
+
 # -- 5. checksums and CRCs -----------------------------------------------------------------------
 
 
@@ -533,10 +550,11 @@ def test_every_hostile_file_is_one_line_and_exit_2(results):
         if result["seconds"] > TIME_LIMIT:
             problems.append(f"{name}: took {result['seconds']:.1f} s")
     worst_time = max(refused, key=lambda name: results[name]["seconds"])
-    worst_rss = max(refused, key=lambda name: results[name]["rss_mb"])
+    worst_rss = max(refused, key=lambda name: results[name]["growth_mb"])
     print(f"\nhostile corpus: {len(refused)} files; longest {results[worst_time]['seconds']:.2f} s ({worst_time}); "
-          f"largest peak RSS {results[worst_rss]['rss_mb']:.0f} MB, +{results[worst_rss]['growth_mb']:.0f} MB "
-          f"over the process before it ({worst_rss})")
+          f"largest peak-RSS growth +{results[worst_rss]['growth_mb']:.0f} MB over the process before it "
+          f"(to {results[worst_rss]['rss_mb']:.0f} MB; {worst_rss}); largest peak RSS "
+          f"{max(results[name]['rss_mb'] for name in refused):.0f} MB")
     assert not problems, "\n".join(problems)
 
 
@@ -586,3 +604,41 @@ def test_checksum_round_trip_and_tolerance(tmp_path):
     data["progress"] = {"added": "by a newer grokviz"}  # not covered, tolerated
     path = save(tmp_path, "extra", data)
     assert grokviz.load_run(path).p == P
+
+
+def test_budgets_are_named_and_raisable(tmp_path, monkeypatch):
+    """A refusal names its limit; raising the limit (a legitimately larger run) lets the file in."""
+    from grokviz.core.errors import RunFileError
+    from grokviz.core.importers import budgets
+
+    path = save(tmp_path, "normal", grokviz_run_dict(P))
+    monkeypatch.setattr(budgets, "MAX_WALK_NODES", 50)
+    with pytest.raises(RunFileError, match="MAX_WALK_NODES"):
+        grokviz.load_run(path)
+    monkeypatch.setattr(budgets, "MAX_PICKLE_OBJECTS", 100)
+    with pytest.raises(RunFileError, match="MAX_PICKLE_OBJECTS"):
+        grokviz.load_run(path)
+    monkeypatch.setattr(budgets, "MAX_WALK_NODES", 10**9)
+    monkeypatch.setattr(budgets, "MAX_PICKLE_OBJECTS", 10**9)
+    assert grokviz.load_run(path).p == P
+
+
+def test_evaluation_is_chunked_and_matches_the_full_logits(monkeypatch):
+    """Tiny chunks and a small row sample give the same per-row results as all logits at once."""
+    from grokviz.core.importers import budgets
+    from grokviz.core.importers.evaluate import _Evaluator, sample_rows
+    from grokviz.core.lastpos import InputLayout, last_position_logits
+    from grokviz.core.tasks import Task
+
+    cfg = ModelConfig(p=P, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    state = state_of(GrokTransformer(cfg))
+    rows = torch.arange(P * P)
+    labels = Task("add", P).labels()
+    full = last_position_logits(state, InputLayout.from_rows(rows, P))
+    monkeypatch.setattr(budgets, "LOGIT_CHUNK_ELEMENTS", 3 * P)  # 3 rows a chunk
+    predictions, losses = _Evaluator(cfg).scores(state, rows, labels)
+    assert torch.equal(predictions, full.argmax(-1))
+    expected = -full.double().log_softmax(-1).gather(-1, labels[:, None])[:, 0]
+    torch.testing.assert_close(losses, expected, rtol=1e-6, atol=1e-9)
+    sample = sample_rows(rows, 10)
+    assert len(sample) == 10 and torch.equal(sample, sample.sort().values) and torch.equal(sample, sample_rows(rows, 10))

@@ -195,7 +195,8 @@ def _check_legacy(path: Path, extra_classes, extra_functions) -> None:
             raise PickleRefused(f"declares {_size(sum(declared.values()))} of tensor data in a {_size(file_size)} file")
 
     try:
-        magic, pos = scan_pickle(data, 0, extra_classes=extra_classes, extra_functions=extra_functions)
+        magic, pos = scan_pickle(data, 0, extra_classes=extra_classes, extra_functions=extra_functions,
+                                 wide_ints={LEGACY_MAGIC_NUMBER})
     except PickleRefused as error:
         if error.malformed:
             raise ArchiveRefused("not a torch file (unrecognised content)") from None

@@ -58,7 +58,6 @@ class _Blob:
         self.length = length
 
 
-_MARK = object()
 _TENSOR_REBUILDERS = frozenset(
     "torch._utils." + name
     for name in ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter", "_rebuild_parameter_with_state")
@@ -88,14 +87,15 @@ def _storage_element_sizes() -> dict:
     return sizes
 
 
-def _torch_allowed() -> frozenset:
-    """Global names torch's weights-only unpickler allows by default."""
+def _torch_allowed() -> frozenset | None:
+    """Global names torch's weights-only unpickler allows by default (None: unknown here, so
+    torch decides; the calls this scan allows are a fixed list either way)."""
     try:
         from torch._weights_only_unpickler import _get_allowed_globals
 
         return frozenset(_get_allowed_globals())
-    except (ImportError, AttributeError):  # another torch: unknown names go to torch, which decides
-        return frozenset()
+    except (ImportError, AttributeError):
+        return None
 
 
 _CACHE: dict = {}
@@ -141,12 +141,14 @@ def _short(value) -> str:
     return repr(value)[:40]
 
 
-def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset(), extra_functions=frozenset()):
+def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset(), extra_functions=frozenset(),
+                wide_ints=frozenset()):
     """Interpret the pickle in ``data[start:]`` on stand-ins; return ``(top value, end offset)``.
 
     ``storage(key, nbytes, pid)`` is called for each storage reference (a missing callback
     refuses them); ``extra_classes``/``extra_functions`` are names the caller will allow torch to
-    build (the TransformerLens config fallback). Raises :class:`PickleRefused`.
+    build (the TransformerLens config fallback); ``wide_ints`` are integers allowed past
+    ``MAX_INT_BITS`` (the legacy format's 77-bit magic number). Raises :class:`PickleRefused`.
     """
     elements, allowed = _tables()
     max_objects, max_key, max_bits = budgets.MAX_PICKLE_OBJECTS, budgets.MAX_KEY_NODES, budgets.MAX_INT_BITS
@@ -196,12 +198,13 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
             refuse_key()
 
     def check_global(name: str):
-        if name in allowed or name in extra_classes or name in extra_functions:
+        if allowed is None or name in allowed or name in extra_classes or name in extra_functions:
             return
         refuse(f"not a plain-data torch file: it asks to import {name[:120]}, which grokviz refuses")
 
     def call(func, args):
         """The stand-in result of ``func(*args)`` (REDUCE), or a refusal."""
+        nonlocal objects
         if type(func) is not _Global:
             refuse(f"not a plain-data torch file: it asks to call {_short(func)}, which grokviz refuses")
         name = func.name
@@ -227,7 +230,6 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
             source = items[0] if items else None
             node = _Node(_CONTAINER_CALLS[name])
             if type(source) is _Node:
-                nonlocal objects
                 objects += source.n
                 node.n = source.n
                 if source.key_tree > max_key:
@@ -416,7 +418,7 @@ def scan_pickle(data, start: int = 0, *, storage=None, extra_classes=frozenset()
                 need(1 + length)
                 value = int.from_bytes(data[pos + 1 : pos + 1 + length], "little", signed=True)
                 pos += 1 + length
-                if value.bit_length() > max_bits:
+                if value.bit_length() > max_bits and value not in wide_ints:
                     refuse(f"holds a {value.bit_length()}-bit integer; run files hold counts, sizes and seeds "
                            f"of at most {max_bits} bits (limit budgets.MAX_INT_BITS)")
                 stack.append(value)

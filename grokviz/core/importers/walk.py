@@ -26,10 +26,11 @@ def entry_name(path: tuple) -> str:
     """``('checkpoints', 3, 'embed.W_E')`` → ``checkpoints[3]['embed.W_E']``."""
     if not path:
         return "the top-level object"
-    text = str(path[0])[:60]
-    for key in path[1:]:
-        text += f"[{key}]" if isinstance(key, int) else f"[{str(key)[:60]!r}]"
-    return text
+    shown = path if len(path) <= 6 else path[:4] + ("…",) + path[-1:]
+    text = str(shown[0])[:60]
+    for key in shown[1:]:
+        text += f"[{key}]" if isinstance(key, int) or key == "…" else f"[{str(key)[:60]!r}]"
+    return text + (f" ({len(path)} levels down)" if len(path) > 6 else "")
 
 
 def tensor_problem(tensor: torch.Tensor) -> str | None:
