@@ -38,7 +38,7 @@ def draw_clock_pizza_history(plot: pg.PlotItem, history, epoch=None):
     """s_g and q over training, with the paper's clock / pizza values as dotted guides."""
     from grokviz.analysis.clock_pizza import PAPER_VALUES
 
-    _legend(plot, offset=(10, 10))
+    _legend(plot, offset=(-10, -10))  # bottom right: the guides' labels sit at the left
     epochs = np.asarray(history.epochs, dtype=float)
     plot.addItem(curve(epochs, np.asarray(history.gradient_symmetricity, dtype=float), pen=pg.mkPen(S_G_COLOR, width=2),
                        symbol="o", symbolSize=4, symbolBrush=S_G_COLOR, symbolPen=None, name="gradient symmetricity s_g"))
