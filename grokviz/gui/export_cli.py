@@ -62,8 +62,11 @@ def cmd_export(args) -> int:
 
     if args.animate:
         return export_animation(run, args, report)
+    from grokviz.gui.mechanism_figures import render_mechanism_figures  # design.md §6b figures
+
     files = figures.export_figure_set(run, args.out, formats, args.checkpoint, report=report,
-                                      max_checkpoints=args.max_checkpoints, slice_c=args.slice_c)
+                                      max_checkpoints=args.max_checkpoints, slice_c=args.slice_c,
+                                      extra_figures=(render_mechanism_figures,))
     if not args.quiet:
         print(file=sys.stderr)
     if not args.quiet:

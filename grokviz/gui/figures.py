@@ -697,14 +697,15 @@ def write_index(directory, records, title: str, notes: list = ()) -> str:
 
 
 def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report=None,
-                      max_checkpoints: int = 150, slice_c: int = DEFAULT_SLICE_C) -> list:
+                      max_checkpoints: int = 150, slice_c: int = DEFAULT_SLICE_C, extra_figures=()) -> list:
     """The standard figure set of ``run`` at ``epoch`` (final by default) into ``directory``;
-    returns every written path (index.html last). ``report(fraction, text)`` hears progress."""
+    returns every written path (index.html last). ``report(fraction, text)`` hears progress.
+    ``extra_figures``: more ``render(run, directory, formats, epoch) -> [FigureRecord]`` (e.g.
+    :func:`grokviz.gui.mechanism_figures.render_mechanism_figures`) drawn into the same set."""
     data = build_figures(run, epoch, report=report, max_checkpoints=max_checkpoints)
     records = render_figures(data, directory, formats, slice_c=slice_c)
-    from grokviz.gui.mechanism_figures import render_mechanism_figures  # design.md §6b figures
-
-    records += render_mechanism_figures(run, directory, formats, data["epoch"])
+    for render in extra_figures:
+        records += render(run, directory, formats, data["epoch"])
     notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
              f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
     if data["symmetry"]["ragged"]:

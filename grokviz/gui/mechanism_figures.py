@@ -38,7 +38,7 @@ def draw_clock_pizza_history(plot: pg.PlotItem, history, epoch=None):
     """s_g and q over training, with the paper's clock / pizza values as dotted guides."""
     from grokviz.analysis.clock_pizza import PAPER_VALUES
 
-    _legend(plot, offset=(10, 10))
+    _legend(plot, offset=(-10, -10))  # bottom right: the guides' labels sit at the left
     epochs = np.asarray(history.epochs, dtype=float)
     plot.addItem(curve(epochs, np.asarray(history.gradient_symmetricity, dtype=float), pen=pg.mkPen(S_G_COLOR, width=2),
                        symbol="o", symbolSize=4, symbolBrush=S_G_COLOR, symbolPen=None, name="gradient symmetricity s_g"))
@@ -403,6 +403,13 @@ def draw_neuron_dynamics(plot: pg.PlotItem, dynamics, epoch=None, colorbar=True)
 
 # ----------------------------------------------------------------------------- export
 
+def _panel(canvas, row: int, col: int, colspan: int = 1) -> pg.PlotItem:
+    """A plot of a multi-panel figure, with 11 pt titles (15 pt ones would widen the columns past the canvas)."""
+    plot = canvas.addPlot(row=row, col=col, colspan=colspan)
+    plot.grokviz_title_size = "11pt"
+    return plot
+
+
 def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None) -> list:
     """The §6b figures of ``run`` at ``epoch`` (final by default) into ``directory``; returns FigureRecords."""
     from grokviz.gui.figures import FigureRecord, _run_label, new_canvas, save_canvas
@@ -414,7 +421,7 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
 
     def figure(name, title, caption, draw, csv_data):
         canvas = new_canvas()
-        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=3, size="10pt", color="#555")
+        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=2, size="10pt", color="#555")
         draw(canvas)
         record = FigureRecord(name, title, caption)
         record.files = save_canvas(canvas, directory, name, formats, csv_data)
@@ -426,8 +433,8 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     current = session.report("clock_pizza", epoch)
 
     def draw_clock_pizza(canvas):
-        draw_clock_pizza_history(canvas.addPlot(row=1, col=0), history, epoch)
-        draw_clock_pizza_grid(canvas.addPlot(row=1, col=1), current, epoch)
+        draw_clock_pizza_history(_panel(canvas, 1, 0), history, epoch)
+        draw_clock_pizza_grid(_panel(canvas, 1, 1), current, epoch)
     figure("08_clock_pizza", f"Clock vs pizza (epoch {epoch}): {current.verdict}",
            f"Gradient symmetricity s_g {current.gradient_symmetricity:.3f} and distance irrelevance q "
            f"{current.distance_irrelevance:.3f} ({current.n_triples} random (a, b, c), seed {current.seed}) → "
@@ -452,9 +459,9 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     learned = session.report("learned_epochs")
 
     def draw_learned(canvas):
-        draw_learned_grid(canvas.addPlot(row=1, col=0), learned, run.task, "ab")
-        draw_learned_grid(canvas.addPlot(row=1, col=1), learned, run.task, "ca")
-        draw_learned_histogram(canvas.addPlot(row=2, col=0, colspan=2), learned, epoch)
+        draw_learned_grid(_panel(canvas, 1, 0), learned, run.task, "ab")
+        draw_learned_grid(_panel(canvas, 1, 1), learned, run.task, "ca")
+        draw_learned_histogram(_panel(canvas, 2, 0, 2), learned, epoch)
     summary = learned.to_json()["summary"]
     figure("10_learned_epochs", "When each input is learned",
            "Per input, the epoch from which it is predicted correctly at every later stored checkpoint, over "
@@ -470,10 +477,10 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     dynamics = session.report("neuron_dynamics", max_checkpoints=100)
 
     def draw_dynamics(canvas):
-        draw_trajectory(canvas.addPlot(row=1, col=0), trajectory, "model", epoch)
-        draw_steps(canvas.addPlot(row=1, col=1), trajectory, "model", epoch)
-        draw_collapse(canvas.addPlot(row=2, col=0), collapse, epoch)
-        draw_neuron_dynamics(canvas.addPlot(row=2, col=1), dynamics, epoch)
+        draw_trajectory(_panel(canvas, 1, 0), trajectory, "model", epoch)
+        draw_steps(_panel(canvas, 1, 1), trajectory, "model", epoch)
+        draw_collapse(_panel(canvas, 2, 0), collapse, epoch)
+        draw_neuron_dynamics(_panel(canvas, 2, 1), dynamics, epoch)
     csvs = {"_collapse": collapse_csv(collapse), "_neurons": neuron_dynamics_csv(dynamics)}
     csvs.update({f"_trajectory_{group}": trajectory_csv(trajectory, group) for group in trajectory.paths})
     figure("11_training_dynamics", "Training dynamics",

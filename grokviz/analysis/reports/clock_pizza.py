@@ -30,7 +30,7 @@ class ClockPizzaHistory:
 def clock_pizza_history(session, epoch, max_checkpoints: int | None = None, on_progress=None, cancel=None,
                         **options):
     """s_g and q at every stored checkpoint (at most ``max_checkpoints``, evenly spread)."""
-    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.series import over_checkpoints
     from grokviz.analysis.reports.progress import subsample_epochs
 
     epochs = subsample_epochs(session.epochs, max_checkpoints)

@@ -35,7 +35,7 @@ class CirclesHistory:
 @report("embedding_circles_history", "Embedding circles over training", per_checkpoint=False)
 def embedding_circles_history(session, epoch, on_progress=None, cancel=None):
     """The circles at every stored checkpoint (cheap: W_E only), for the animation."""
-    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.series import over_checkpoints
     from grokviz.analysis.reports.key_frequencies import run_key_frequencies
 
     freqs = tuple(run_key_frequencies(session))

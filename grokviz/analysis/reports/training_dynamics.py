@@ -25,7 +25,7 @@ class CollapseHistory:
 @report("softmax_collapse_history", "Softmax collapse over training", per_checkpoint=False)
 def softmax_collapse_history(session, epoch, on_progress=None, cancel=None):
     """The collapsed fraction at every stored checkpoint."""
-    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.series import over_checkpoints
 
     epochs = list(session.epochs)
     return CollapseHistory(epochs, over_checkpoints(session, "softmax_collapse", epochs, on_progress, cancel))
@@ -43,7 +43,7 @@ def weight_trajectory(session, epoch):
 @report("neuron_dynamics", "Neuron dynamics", per_checkpoint=False)
 def neuron_dynamics(session, epoch, max_checkpoints: int | None = None, on_progress=None, cancel=None):
     """Per neuron and checkpoint its dominant frequency and fraction; commitment epoch and switch count."""
-    from grokviz.analysis.checkpoint_series import over_checkpoints
+    from grokviz.analysis.reports.series import over_checkpoints
     from grokviz.analysis.neuron_dynamics import neuron_dynamics as compute
     from grokviz.analysis.reports.progress import subsample_epochs
 

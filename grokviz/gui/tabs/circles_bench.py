@@ -25,7 +25,7 @@ def bench_circles_animation(args=None, app=None, loops: int | None = None, size=
     from grokviz.gui.appearance import configure_plots
 
     configure_plots()
-    from grokviz.cli import example_path
+    from grokviz.core.example import example_path
     from grokviz.core.runfile import load_run
     from grokviz.gui.tabs.circles import CirclesView
 

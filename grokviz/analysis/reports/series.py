@@ -1,4 +1,4 @@
-"""Run-wide series built from a per-checkpoint report: one value per stored epoch."""
+"""Run-wide series built from a per-checkpoint report (a helper of the reports here; registers none)."""
 
 from __future__ import annotations
 
