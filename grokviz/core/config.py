@@ -163,7 +163,7 @@ MEMORY_BUDGET_ENV = "GROKVIZ_MEMORY_BUDGET_GB"  # raise (or lower) the budget fo
 
 def parameter_count(cfg: ModelConfig) -> int:
     """Weights and biases of the 1-layer model (design.md §2)."""
-    d, heads, d_head, d_mlp, p = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.p
+    d, heads, d_head, d_mlp = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
     attention = 4 * heads * d_head * d + 3 * heads * d_head + d
     return (cfg.d_vocab * d + cfg.n_ctx * d + attention + 2 * d * d_mlp + d_mlp + d
             + d * cfg.d_vocab_out + cfg.d_vocab_out)

@@ -93,7 +93,7 @@ def draw_clock_pizza_grid(plot: pg.PlotItem, result, epoch=None, colorbar=True):
 
 def circles_csv(frame, epoch=None) -> CurveData:
     """One long table: per operand and frequency, each token's (x, y) on the plane."""
-    out = CurveData(x_label="x", comment=f"W_E on each key frequency's (cos k, sin k) plane"
+    out = CurveData(x_label="x", comment="W_E on each key frequency's (cos k, sin k) plane"
                                          + (f" at epoch {epoch}" if epoch is not None else "")
                                          + "; series = operand_k_axis, rows = tokens 0…p−1")
     for circles in frame.operands:
@@ -492,9 +492,9 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
 
 
 def _circle_frequencies(session) -> list:
-    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
+    from grokviz.analysis.reports.key_frequencies import run_circle_frequencies
 
-    return run_key_frequencies(session)
+    return run_circle_frequencies(session)
 
 
 def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=None) -> str:

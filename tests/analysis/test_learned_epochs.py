@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from grokviz.analysis.learned_epochs import NEVER, learned_epochs_from
-from grokviz.analysis.lastpos import last_position_grid
 from grokviz.analysis.session import RunSession
 
 

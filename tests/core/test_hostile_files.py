@@ -28,7 +28,7 @@ import grokviz
 from grokviz.core.config import ModelConfig
 from grokviz.core.importers import checksum
 from grokviz.core.model import GrokTransformer
-from tests.core.test_bad_files import CLI_DRIVER, cli_env, demo_plain, grokviz_run_dict, nanda_plain, reseal
+from tests.core.test_bad_files import cli_env, demo_plain, grokviz_run_dict, nanda_plain, reseal
 from tests.core.test_importers import demo_config, one_thread, state_of, to_nanda, write_demo_files
 
 MEMORY_LIMIT = 3 * 1024**3

@@ -12,10 +12,10 @@ def embedding_circles(session, epoch, frequencies: tuple | None = None):
     """Token embeddings on each key frequency's plane, with a circularity score (1 = ideal circle)."""
     from grokviz.analysis.embedding_circles import embedding_circles as circles
 
-    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
+    from grokviz.analysis.reports.key_frequencies import run_circle_frequencies
 
-    # the run's (final) key frequencies, so every checkpoint shows the same planes
-    freqs = list(frequencies) if frequencies is not None else run_key_frequencies(session)
+    # the run's (final) key frequencies (or W_E candidates before grokking), the same planes at every checkpoint
+    freqs = list(frequencies) if frequencies is not None else run_circle_frequencies(session)
     return circles(session.run.state_dict(epoch)["embed.W_E"], session.task, freqs)
 
 
@@ -36,8 +36,8 @@ class CirclesHistory:
 def embedding_circles_history(session, epoch, on_progress=None, cancel=None):
     """The circles at every stored checkpoint (cheap: W_E only), for the animation."""
     from grokviz.analysis.reports.series import over_checkpoints
-    from grokviz.analysis.reports.key_frequencies import run_key_frequencies
+    from grokviz.analysis.reports.key_frequencies import run_circle_frequencies
 
-    freqs = tuple(run_key_frequencies(session))
+    freqs = tuple(run_circle_frequencies(session))
     frames = over_checkpoints(session, "embedding_circles", session.epochs, on_progress, cancel, frequencies=freqs)
     return CirclesHistory(list(session.epochs), list(freqs), frames)

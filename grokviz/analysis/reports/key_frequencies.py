@@ -42,3 +42,14 @@ def run_key_frequencies(session) -> list:
     needs a frequency set (c/2 model, restricted/excluded loss, highlights) uses these, so a view
     at any checkpoint and ``grokviz analyze --checkpoint`` measure the same frequencies."""
     return [int(k) for k in session.report("key_frequencies", None).frequencies]
+
+
+def run_circle_frequencies(session) -> list:
+    """Frequencies whose embedding planes to draw: the run's key frequencies, or, for a run whose
+    neurons confirm none yet (not grokked), W_E's own candidates (harmonics and unconfirmed), so
+    the circles can still be watched forming."""
+    keys = run_key_frequencies(session)
+    if keys:
+        return keys
+    final = session.report("key_frequencies", None)
+    return sorted(int(k) for k in (*final.harmonics, *final.unconfirmed))
