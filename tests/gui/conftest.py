@@ -58,3 +58,13 @@ def small_training_args(out, epochs=300, p=17, checkpoint_every=50):
 
     return (Task("add", p), SplitSpec(frac_train=0.5), ModelConfig(p=p, **SMALL_DIMS),
             TrainConfig(epochs=epochs, checkpoint_every=checkpoint_every, eval_every=10, device="cpu"), str(out))
+
+
+@pytest.fixture
+def state(small_run):
+    """An AppState with the small trained run open (the analysis-tab tests)."""
+    from grokviz.gui.state import AppState
+
+    state = AppState()
+    state.set_run(small_run)
+    return state

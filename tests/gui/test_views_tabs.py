@@ -5,25 +5,9 @@ import os
 import numpy as np
 import pytest
 
+
 from grokviz.gui.state import AppState
-
-TIMEOUT = 60_000
-
-
-@pytest.fixture
-def state(small_run):
-    state = AppState()
-    state.set_run(small_run)
-    return state
-
-
-def _tab(qtbot, cls, state):
-    tab = cls(state)
-    qtbot.addWidget(tab)
-    tab.resize(1200, 800)
-    tab.show()
-    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=TIMEOUT)
-    return tab
+from tests.gui.tab_helpers import TIMEOUT, _tab
 
 
 def test_spectrum_tab(qtbot, state, small_run):
