@@ -181,6 +181,14 @@ def _c2_result(tensor, freqs, lead, lead_shape, data_shape, order, coef, fitted,
                  r2, r2_per.reshape(lead_shape), tensor.with_data(waves, title=f"c/2 model of {tensor.title}"))
 
 
+def _grid_last(tensor: LabelledTensor, first: str, second: str):
+    """(other dims, permutation, float64 data) with the ``first``, ``second`` grid axes moved last."""
+    dims = (tensor.dim(first), tensor.dim(second))
+    lead = [i for i in range(len(tensor.names)) if i not in dims]
+    order = lead + list(dims)
+    return lead, order, tensor.data.permute(order).double()
+
+
 def fit_c2_model(tensor: LabelledTensor, freqs) -> C2Fit:
     """The c/2 model on an add-style [c, a] grid (b = c − a mod p; design.md §6).
 
@@ -191,13 +199,8 @@ def fit_c2_model(tensor: LabelledTensor, freqs) -> C2Fit:
     if tensor.ragged:
         raise ValueError(f"the c/2 model needs a complete [c, a] grid: {tensor.note}")
     freqs = [int(k) for k in freqs]
-    names = tensor.names
-    dim_c, dim_a = tensor.dim("c"), tensor.dim("a")
-    lead = [i for i in range(len(names)) if i not in (dim_c, dim_a)]
-    order = lead + [dim_c, dim_a]
-    data = tensor.data.permute(order).double()
-    lead_shape = data.shape[:-2]
-    p = data.shape[-1]
+    lead, order, data = _grid_last(tensor, "c", "a")
+    lead_shape, p = data.shape[:-2], data.shape[-1]
     c = torch.arange(p).repeat_interleave(p)
     a = torch.arange(p).repeat(p)
     coef, fitted, r2, r2_per = _fit_c2_rows(data.reshape(-1, p * p), a, (c - a) % p, c, p, freqs)
@@ -211,13 +214,8 @@ def fit_c2_task(tensor: LabelledTensor, coords, freqs) -> C2Fit:
     (their waves are NaN). For add this is :func:`fit_c2_model` on the same cells.
     """
     freqs = [int(k) for k in freqs]
-    names = tensor.names
-    dim_a, dim_b = tensor.dim("a"), tensor.dim("b")
-    lead = [i for i in range(len(names)) if i not in (dim_a, dim_b)]
-    order = lead + [dim_a, dim_b]
-    data = tensor.data.permute(order).double()
-    lead_shape = data.shape[:-2]
-    p = data.shape[-1]
+    lead, order, data = _grid_last(tensor, "a", "b")
+    lead_shape, p = data.shape[:-2], data.shape[-1]
     rows = torch.arange(p * p)
     u = torch.tensor(coords.phi.values)[rows // p]
     v = torch.tensor(coords.psi.values)[rows % p]
