@@ -587,6 +587,21 @@ def build_figures(run, epoch=None, report=None, max_checkpoints: int = 150) -> d
             "key_freqs": run_key_frequencies(session), "label": _run_label(run)}
 
 
+def figure_writer(directory, formats, label: str, records: list, colspan: int):
+    """``figure(name, title, caption, draw, csv_data)``: a titled canvas drawn by ``draw``, saved in
+    ``formats`` with its CSVs, its FigureRecord appended to ``records``."""
+
+    def figure(name, title, caption, draw, csv_data):
+        canvas = new_canvas()
+        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=colspan, size="10pt", color="#555")
+        draw(canvas)
+        record = FigureRecord(name, title, caption)
+        record.files = save_canvas(canvas, directory, name, formats, csv_data)
+        records.append(record)
+
+    return figure
+
+
 def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int = DEFAULT_SLICE_C) -> list:
     """Draw the standard set from :func:`build_figures` data into ``directory``; returns FigureRecords."""
     ensure_application()
@@ -594,14 +609,7 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
     epoch, label = data["epoch"], data["label"]
     spectrum, symmetry, attention, progress = data["spectrum"], data["symmetry"], data["attention"], data["progress"]
     records = []
-
-    def figure(name, title, caption, draw, csv_data):
-        canvas = new_canvas()
-        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=4, size="10pt", color="#555")
-        draw(canvas)
-        record = FigureRecord(name, title, caption)
-        record.files = save_canvas(canvas, directory, name, formats, csv_data)
-        records.append(record)
+    figure = figure_writer(directory, formats, label, records, colspan=4)
 
     def draw_losses_canvas(canvas):
         plot = canvas.addPlot(row=1, col=0)

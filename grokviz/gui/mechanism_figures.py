@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from grokviz.analysis.session import session_of
 from grokviz.gui import colormaps
 from grokviz.gui.export import CurveData, ImageData
 from grokviz.gui.figures import _colorbar, _font, _image, _legend, add_cursor, curve, style_plot
@@ -15,13 +16,6 @@ from grokviz.gui.figures import _colorbar, _font, _image, _legend, add_cursor, c
 S_G_COLOR = "#0072B2"
 Q_COLOR = "#D55E00"
 CIRCLES_MAX_FREQUENCIES = 6
-
-
-def session_for(run):
-    """The run's shared :class:`~grokviz.analysis.session.RunSession` (one per run object)."""
-    from grokviz.analysis.session import session_of
-
-    return session_of(run)
 
 
 # ----------------------------------------------------------------------------- clock vs pizza
@@ -412,20 +406,12 @@ def _panel(canvas, row: int, col: int, colspan: int = 1) -> pg.PlotItem:
 
 def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None) -> list:
     """The §6b figures of ``run`` at ``epoch`` (final by default) into ``directory``; returns FigureRecords."""
-    from grokviz.gui.figures import FigureRecord, _run_label, new_canvas, save_canvas
+    from grokviz.gui.figures import _run_label, figure_writer
 
-    session = session_for(run)
+    session = session_of(run)
     epoch = session.resolve_epoch(epoch)
-    label = _run_label(run)
     records = []
-
-    def figure(name, title, caption, draw, csv_data):
-        canvas = new_canvas()
-        canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=2, size="10pt", color="#555")
-        draw(canvas)
-        record = FigureRecord(name, title, caption)
-        record.files = save_canvas(canvas, directory, name, formats, csv_data)
-        records.append(record)
+    figure = figure_writer(directory, formats, _run_label(run), records, colspan=2)
 
     if report is not None:
         report(0.0, "Clock vs pizza over checkpoints…")
@@ -504,7 +490,7 @@ def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=N
 
     from grokviz.gui.figures import _run_label, new_canvas
 
-    history = session_for(run).report("embedding_circles_history")
+    history = session_of(run).report("embedding_circles_history")
     if not history.frequencies:
         raise ValueError("the final model has no key frequencies: no circles to animate")
     canvas = new_canvas(size)

@@ -7,13 +7,13 @@ from tests.gui.tab_helpers import TIMEOUT, _tab
 
 
 def test_clock_pizza_tab_follows_checkpoint(qtbot, state, small_run, tmp_path):
-    from grokviz.gui.mechanism_figures import session_for
+    from grokviz.analysis.session import session_of
     from grokviz.gui.tabs.clock_pizza import ClockPizzaView
 
     tab = _tab(qtbot, ClockPizzaView, state)
     history, current = tab.result
     assert history.epochs == small_run.epochs
-    assert current is session_for(small_run).report("clock_pizza", small_run.epochs[-1])  # presented, not recomputed
+    assert current is session_of(small_run).report("clock_pizza", small_run.epochs[-1])  # presented, not recomputed
     assert current.verdict in tab.status.text()
     first = small_run.epochs[0]
     state.set_checkpoint_epoch(first)
@@ -51,12 +51,13 @@ def test_circles_tab_animates(qtbot, state, small_run):
 
 
 def test_learned_tab_shows_inputs_learned_by_the_checkpoint(qtbot, state, small_run):
+    from grokviz.analysis.session import session_of
     from grokviz.gui import mechanism_figures as mf
     from grokviz.gui.tabs.learned import LearnedView
 
     tab = _tab(qtbot, LearnedView, state)
     result = tab.result
-    assert result is mf.session_for(small_run).report("learned_epochs")
+    assert result is session_of(small_run).report("learned_epochs")
     final, _, _, _ = mf.learned_grid(result, small_run.task, "ab", by_epoch=small_run.epochs[-1])
     assert np.isfinite(final).sum() == int(result.correct[-1].sum())
     # an earlier checkpoint shows fewer inputs; [c, a] shows the same inputs re-indexed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
 from grokviz.gui.tabs.base import AnalysisTab
 
@@ -49,7 +50,7 @@ class CirclesView(AnalysisTab):
 
     # -- work (worker thread) -------------------------------------------------------------------
     def compute(self, run, epoch, context):
-        session = mf.session_for(run)
+        session = session_of(run)
         return session.report("embedding_circles_history")
 
     def describe(self, result):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
 from grokviz.gui.tabs.base import AnalysisTab
 
@@ -30,7 +31,7 @@ class ClockPizzaView(AnalysisTab):
         self.add_plot_export("correct_logit", self.grid_plot, lambda: mf.clock_pizza_grid_csv(self.result[1]))
 
     def compute(self, run, epoch, context):
-        session = mf.session_for(run)
+        session = session_of(run)
         options = {}
         if context is not None:
             options = {"on_progress": context.report, "cancel": lambda: context.cancelled}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
 from grokviz.gui.tabs.base import AnalysisTab
 
@@ -43,7 +44,7 @@ class DynamicsView(AnalysisTab):
         self.add_plot_export("neurons", self.panels["neurons"], lambda: mf.neuron_dynamics_csv(self.result[2]))
 
     def compute(self, run, epoch, context):
-        session = mf.session_for(run)
+        session = session_of(run)
 
         def stage(start, share):
             if context is None:

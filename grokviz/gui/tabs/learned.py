@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
 from grokviz.gui.tabs.base import AnalysisTab
 
@@ -47,7 +48,7 @@ class LearnedView(AnalysisTab):
 
     def compute(self, run, epoch, context):
         options = {"on_progress": context.report, "cancel": lambda: context.cancelled} if context is not None else {}
-        return mf.session_for(run).report("learned_epochs", **options)
+        return session_of(run).report("learned_epochs", **options)
 
     def describe(self, result):
         summary = result.to_json()["summary"]
