@@ -86,3 +86,21 @@ def test_dynamics_tab(qtbot, state, small_run):
     tab.group_combo.setCurrentIndex(list(tab.group_combo.itemData(i) for i in range(5)).index("mlp"))
     x, y = tab._marker.getData()
     assert np.allclose([x[0], y[0]], trajectory.paths["mlp"][1].numpy())
+
+
+def test_a_click_on_the_history_moves_the_checkpoint(qtbot, state, small_run):
+    from types import SimpleNamespace
+
+    from PySide6 import QtCore
+
+    from grokviz.gui.tabs.clock_pizza import ClockPizzaView
+
+    tab = _tab(qtbot, ClockPizzaView, state)
+    view = tab.history_plot.getPlotItem().getViewBox()
+    (_, _), (y0, y1) = view.viewRange()
+    target = small_run.epochs[1]
+    inside = SimpleNamespace(scenePos=lambda: view.mapViewToScene(QtCore.QPointF(target, (y0 + y1) / 2)))
+    tab._clicked(inside)
+    assert state.checkpoint_epoch == target
+    outside = SimpleNamespace(scenePos=lambda: QtCore.QPointF(-10_000, -10_000))
+    assert tab.x_at_click(tab.history_plot, outside) is None

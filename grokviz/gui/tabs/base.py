@@ -95,6 +95,15 @@ class AnalysisTab(QtWidgets.QWidget):
         self._computed_key = None
         self.request()
 
+    def x_at_click(self, plot_widget, event) -> float | None:
+        """The data x under a mouse click inside ``plot_widget``'s view box (None: elsewhere, or no result)."""
+        if self.result is None:
+            return None
+        view = plot_widget.getPlotItem().getViewBox()
+        if not view.sceneBoundingRect().contains(event.scenePos()):
+            return None
+        return view.mapSceneToView(event.scenePos()).x()
+
     def set_epoch(self, epoch) -> None:
         if self.state is not None:
             self.state.set_checkpoint_epoch(epoch)

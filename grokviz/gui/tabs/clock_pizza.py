@@ -60,11 +60,9 @@ class ClockPizzaView(AnalysisTab):
         self.grid_plot.getPlotItem().clear()
 
     def _clicked(self, event):
-        if self.result is None:
-            return
-        view = self.history_plot.getPlotItem().getViewBox()
-        if view.sceneBoundingRect().contains(event.scenePos()):
-            self.set_epoch(int(round(view.mapSceneToView(event.scenePos()).x())))
+        x = self.x_at_click(self.history_plot, event)
+        if x is not None:
+            self.set_epoch(int(round(x)))
 
 
 def create_view(state):

@@ -85,11 +85,9 @@ class LearnedView(AnalysisTab):
         self.histogram_plot.getPlotItem().clear()
 
     def _clicked(self, event):
-        if self.result is None:
-            return
-        view = self.histogram_plot.getPlotItem().getViewBox()
-        if view.sceneBoundingRect().contains(event.scenePos()):
-            self.set_epoch(int(round(view.mapSceneToView(event.scenePos()).x())))
+        x = self.x_at_click(self.histogram_plot, event)
+        if x is not None:
+            self.set_epoch(int(round(x)))
             if self.state is None:
                 self.checkpoint_moved(self.epoch)
 

@@ -84,12 +84,10 @@ class SymmetryView(AnalysisTab):
         self.slice.getPlotItem().clear()
 
     def _chart_clicked(self, event):
-        if self.result is None:
+        x = self.x_at_click(self.chart, event)
+        if x is None:
             return
-        view = self.chart.getPlotItem().getViewBox()
-        if not view.sceneBoundingRect().contains(event.scenePos()):
-            return
-        index = int(round(view.mapSceneToView(event.scenePos()).x()))
+        index = int(round(x))
         if 0 <= index < len(self.result["hooks"]):
             self.open_hook(self.result["hooks"][index])
 
