@@ -10,9 +10,12 @@ Two kinds of history (``basis`` says which one a result rests on):
   progress-measures paper's definition), and ``grokked_epoch`` is an upper bound ("grokked by"):
   the first evaluation whose mean test cross-entropy is below 0.01·ln 2. An input counted wrong
   has p_correct ≤ ½ and so adds ≥ ln 2 / N to the mean; a mean below 0.01·ln 2 therefore leaves
-  under 1 % of the test inputs wrong, i.e. test accuracy ≥ 99 %. A stored checkpoint whose
-  computed test accuracy is ≥ 99 % earlier than that bound gives the bound instead
-  (``basis`` "checkpoint accuracy").
+  under 1 % of the test inputs wrong, i.e. test accuracy ≥ 99 %. An accuracy ≥ 99 % the history
+  holds before that bound (not at its last row: that would put grokking at the last checkpoint
+  for lack of data) gives the bound instead (``basis`` "checkpoint accuracy"). Imported files'
+  histories hold the final weights' accuracy only; the accuracies at every stored checkpoint are
+  the ``checkpoint_accuracy`` report's (computed on demand, drawn as points), not used here, so
+  these phases cost nothing beyond the history.
 
 ``cleanup_end_epoch`` — end of clean-up, from the progress measures: the first checkpoint at
 or after grokking where (1) the test loss has caught up with the restricted loss to within
@@ -117,6 +120,8 @@ def loss_bound_phases(history) -> tuple:
     below = np.nonzero(finite & (epochs >= start) & (np.where(finite, test_loss, np.inf) < LOSS_BOUND))[0]
     by_loss = int(epochs[below[0]]) if len(below) else None
     by_checkpoint = _first(epochs, np.nan_to_num(np.asarray(history.test_acc, dtype=float), nan=-1.0), GROKKED_ACCURACY)
+    if by_checkpoint is not None and len(epochs) and by_checkpoint == int(epochs[-1]):
+        by_checkpoint = None  # only the final weights say so: no epoch, rather than a line at the end
     if by_checkpoint is not None and (by_loss is None or by_checkpoint < by_loss):
         return memorised, by_checkpoint, "checkpoint accuracy"
     return memorised, by_loss, "loss bound"

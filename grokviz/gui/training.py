@@ -266,8 +266,17 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.maximum(out, 1e-30)
 
 
+ACCURACY_SYMBOL_SIZE = 7
+
+
 class TrainingView(QtWidgets.QWidget):
     """Loss (log y) and accuracy against epoch, with phase lines and the current checkpoint.
+
+    A history that records losses only (Nanda's and the Grokking demo's formats) has no accuracy
+    curve: the accuracy plot shows the ``checkpoint_accuracy`` report (computed from the weights
+    at every stored checkpoint, in a worker once the run is open) as points, not joined by lines,
+    and the phase lines are the ``phases`` report's (memorisation ends at the test-loss peak,
+    "grokked by" the 0.01·ln 2 loss bound).
 
     Shows a loaded run's history, or a running :class:`TrainingJob` live (``attach_job``) with a
     progress bar, ETA and Pause/Resume/Cancel. Dragging the green line moves the shared checkpoint.
@@ -284,6 +293,11 @@ class TrainingView(QtWidgets.QWidget):
         self.curves = _Curves()
         self.redraw_count = 0
         self._last_progress = None
+        self.points_mode = False  # accuracies from checkpoint evaluation: drawn as points
+        self.checkpoint_accuracy = None  # the checkpoint_accuracy report of the run shown (points mode)
+        self.phases = None  # the phases report of the loaded run (None while training live)
+        self._accuracy_jobs = None
+        self._accuracy_points_drawn = False
 
         self.title = QtWidgets.QLabel("No run open")
         self.title.setObjectName("viewTitle")
@@ -427,16 +441,28 @@ class TrainingView(QtWidgets.QWidget):
     def on_run_changed(self, run) -> None:
         if self.job is not None:
             return  # live curves keep the tab while training
+        self.checkpoint_accuracy = None
+        self.phases = None
+        self.points_mode = False
+        if self._accuracy_jobs is not None:
+            self._accuracy_jobs.cancel()
         if run is None:
             self.curves.clear()
             self.title.setText("No run open")
             self.stats.setText("")
         else:
+            from grokviz.analysis.phases import is_loss_only
+            from grokviz.analysis.session import session_of
+
             history = run.history
             self.curves.set(history.epoch, history.train_loss, history.test_loss, history.train_acc, history.test_acc)
+            self.phases = session_of(run).report("phases", with_progress=False)  # history only: milliseconds
+            self.points_mode = is_loss_only(history)
             name = run.path or "unsaved run"
             self.title.setText(f"{run.task.formula}  ·  {name}")
             self.stats.setText(self._stats_text(run))
+            if self.points_mode:
+                self._request_checkpoint_accuracy(run)
         self.redraw()
         self.pages.setCurrentWidget(self.plots_page if run is not None else self.empty)
         for line in self.checkpoint_lines:
@@ -457,15 +483,83 @@ class TrainingView(QtWidgets.QWidget):
         self.redraw()
         self.pages.setCurrentWidget(self.plots_page)
 
-    @staticmethod
-    def _stats_text(run) -> str:
+    def _stats_text(self, run) -> str:
         last = run.history.last()
         if last["epoch"] is None:
             return f"{run.status}, {run.epochs_trained} epochs (no history recorded)"
-        grokked = run.grokked_epoch()
-        return (f"{run.status} · {run.epochs_trained} epochs · train loss {last['train_loss']:.3g} · "
-                f"test loss {last['test_loss']:.3g} · test accuracy {last['test_acc'] * 100:.1f} % · "
-                f"grokked at {grokked if grokked is not None else '—'}")
+        phases = self.phases
+        grokked = phases.grokked_epoch if phases is not None else run.grokked_epoch()
+        if grokked is None:
+            grokked_text = "grokked at —"
+        elif phases is None or phases.basis == "accuracy":
+            grokked_text = f"grokked at {grokked:,}"
+        elif phases.basis == "loss bound":
+            grokked_text = f"grokked by {grokked:,} (bound: test loss < 0.01·ln 2 ⇒ test accuracy ≥ 99 %)"
+        else:
+            grokked_text = f"grokked by {grokked:,} ({phases.basis})"
+        text = (f"{run.status} · {run.epochs_trained} epochs · train loss {last['train_loss']:.3g} · "
+                f"test loss {last['test_loss']:.3g} · test accuracy {last['test_acc'] * 100:.1f} % · {grokked_text}")
+        if self.points_mode:
+            text += "\nlosses-only history: accuracy from the weights at each stored checkpoint, drawn as points"
+        return text
+
+    # -- accuracies of a losses-only history (points) ----------------------------------------
+    def _request_checkpoint_accuracy(self, run) -> None:
+        from grokviz.analysis.session import session_of
+        from grokviz.gui.workers import LatestRequest
+
+        if self._accuracy_jobs is None:
+            self._accuracy_jobs = LatestRequest("Checkpoint accuracy", self)
+            self._accuracy_jobs.succeeded.connect(self._on_checkpoint_accuracy)
+            self._accuracy_jobs.progress.connect(self._on_accuracy_progress)
+        session = session_of(run)
+
+        def compute(context):
+            return session.report("checkpoint_accuracy", on_progress=context.report,
+                                  cancel=lambda: context.cancelled)
+
+        self._accuracy_jobs.request(id(run), compute)
+
+    def _on_accuracy_progress(self, fraction, text) -> None:
+        if self.state is not None and self.state.run is not None and self.job is None:
+            self.stats.setText(self._stats_text(self.state.run) + f" · {text}")
+
+    def _on_checkpoint_accuracy(self, key, result) -> None:
+        run = self.state.run if self.state is not None else None
+        if run is None or key != id(run) or self.job is not None:
+            return
+        self.checkpoint_accuracy = result
+        self.stats.setText(self._stats_text(run) + f" ({len(result.epochs)} checkpoints)")
+        self.redraw()
+
+    @property
+    def accuracy_busy(self) -> bool:
+        return self._accuracy_jobs is not None and self._accuracy_jobs.busy
+
+    def _accuracy_series(self):
+        """(epochs, train_acc, test_acc) the accuracy plot shows."""
+        c = self.curves
+        if not self.points_mode:
+            return c.epoch, c.train_acc, c.test_acc
+        if self.checkpoint_accuracy is not None:
+            r = self.checkpoint_accuracy
+            return (np.asarray(r.epochs, dtype=float), np.asarray(r.train_acc, dtype=float),
+                    np.asarray(r.test_acc, dtype=float))
+        known = np.isfinite(c.test_acc)  # until the report arrives: the epochs the history has (the final)
+        return c.epoch[known], c.train_acc[known], c.test_acc[known]
+
+    def _accuracy_style(self, key: str) -> dict:
+        """setData style of the ``key`` ("train"/"test") accuracy: a line, or in points mode
+        symbols with no line (pen None: pyqtgraph then draws no curve at all)."""
+        color = TRAIN_COLOR if key == "train" else TEST_COLOR
+        legend = self.acc_plot.getPlotItem().legend
+        label = legend.getLabel(self.acc_curves[key]) if legend is not None else None
+        if label is not None:
+            label.setText(f"{key} accuracy" + (" (stored checkpoints)" if self.points_mode else ""))
+        if self.points_mode:
+            return {"pen": None, "symbol": "o", "symbolSize": ACCURACY_SYMBOL_SIZE, "symbolBrush": pg.mkBrush(color),
+                    "symbolPen": pg.mkPen(color)}
+        return {"pen": pg.mkPen(color, width=2), "symbol": None}
 
     def on_checkpoint_changed(self, epoch: int) -> None:
         for line in self.checkpoint_lines:
@@ -484,17 +578,31 @@ class TrainingView(QtWidgets.QWidget):
         c = self.curves
         self.loss_curves["train"].setData(c.epoch, _positive(c.train_loss), connect="finite")
         self.loss_curves["test"].setData(c.epoch, _positive(c.test_loss), connect="finite")
-        self.acc_curves["train"].setData(c.epoch, c.train_acc, connect="finite")
-        self.acc_curves["test"].setData(c.epoch, c.test_acc, connect="finite")
-        for key, column in (("memorised", c.train_acc), ("grokked", c.test_acc)):
-            epoch = c.first_epoch(column) if len(c.epoch) else None
+        epochs, train_acc, test_acc = self._accuracy_series()
+        if self._accuracy_points_drawn != self.points_mode:  # the style changes only with the run
+            self._accuracy_points_drawn = self.points_mode
+            for key in ("train", "test"):
+                self.acc_curves[key].setData([], [], **self._accuracy_style(key))
+        self.acc_curves["train"].setData(epochs, train_acc, connect="finite")
+        self.acc_curves["test"].setData(epochs, test_acc, connect="finite")
+        phase_epochs = self.phase_epochs()
+        bound = self.phases is not None and self.job is None and self.phases.basis != "accuracy"
+        for key, epoch in phase_epochs.items():
             for line in self.phase_lines[key]:
                 line.setVisible(epoch is not None)
                 if epoch is not None:
                     line.setValue(epoch)
+                if getattr(line, "label", None) is not None:
+                    line.label.setFormat("grokked by (loss bound)" if key == "grokked" and bound else key)
         self.redraw_count += 1
 
     def phase_epochs(self) -> dict:
+        """Epochs of the phase lines: the loaded run's ``phases`` report, else (live) the curves'
+        first accuracy ≥ 99 %."""
+        if self.phases is not None and self.job is None:
+            return {"memorised": self.phases.memorised_epoch, "grokked": self.phases.grokked_epoch}
+        if not len(self.curves.epoch):
+            return {"memorised": None, "grokked": None}
         return {"memorised": self.curves.first_epoch(self.curves.train_acc),
                 "grokked": self.curves.first_epoch(self.curves.test_acc)}
 
@@ -512,8 +620,11 @@ class TrainingView(QtWidgets.QWidget):
             written.append(export.export_svg(widget, base + ".svg", title=name.replace("_", " ")))
         c = self.curves
         data = export.CurveData(x_label="epoch")
-        for column in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        for column in ("train_loss", "test_loss"):
             data.add(column, c.epoch, getattr(c, column))
+        epochs, train_acc, test_acc = self._accuracy_series()  # points mode: at the stored checkpoints
+        data.add("train_acc", epochs, train_acc)
+        data.add("test_acc", epochs, test_acc)
         written.append(export.export_csv(data, os.path.join(str(directory), "training_history.csv")))
         return written
 
@@ -528,6 +639,7 @@ class TrainingView(QtWidgets.QWidget):
         self.job = job
         self.pages.setCurrentWidget(self.plots_page)
         self.curves.clear()
+        self.points_mode, self.phases, self.checkpoint_accuracy = False, None, None
         self._last_progress = None
         self.redraw()
         for line in self.checkpoint_lines:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from grokviz.core.importers import budgets, checksum
 from grokviz.core.importers.assemble import HISTORY_STRIDE
 from grokviz.core.importers.demo import DEMO_KEYS, SOURCE_DEMO
-from grokviz.core.importers.evaluate import MAX_ACCURACY_CHECKPOINTS
+from grokviz.core.importers.evaluate import checkpoint_accuracies
 from grokviz.core.importers.foreign import DEMO_DISTINCT_KEYS, NANDA_DISTINCT_KEYS, detect_format, import_foreign
 from grokviz.core.importers.inference import (
     MAX_INFERENCE_EXPONENT,
@@ -73,7 +73,6 @@ __all__ = [
     "DEMO_DISTINCT_KEYS",
     "DEMO_KEYS",
     "HISTORY_STRIDE",
-    "MAX_ACCURACY_CHECKPOINTS",
     "MAX_INFERENCE_EXPONENT",
     "MIN_INFERENCE_ACCURACY",
     "NANDA_DEFAULTS",
@@ -89,6 +88,7 @@ __all__ = [
     "budgets",
     "candidate_tasks",
     "check_state_dict",
+    "checkpoint_accuracies",
     "checksum",
     "coerce_task",
     "convert_nanda_state",

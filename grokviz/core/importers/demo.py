@@ -191,7 +191,7 @@ def _import_demo(path, data: dict, task) -> Run:
     except ParameterError:
         notes.append("split: the stored train/test indices are used")
 
-    accuracies, computed = _evaluate(evaluator, task, train_rows, test_rows, checkpoint_epochs, checkpoints, n_epochs, final, notes)
+    accuracies, computed = _evaluate(evaluator, task, train_rows, test_rows, n_epochs, final, notes)
 
     def train_loss_at(epoch):  # weights after `epoch` steps
         return float(train_losses[epoch]) if 0 <= epoch < n_epochs else float("nan")

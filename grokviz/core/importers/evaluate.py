@@ -4,6 +4,13 @@ Logits of ``rows`` inputs are [rows, p]; at p = 1021 all p² rows would be 4 GB 
 p = 4093), so rows are evaluated in chunks of ``budgets.LOGIT_CHUNK_ELEMENTS`` logits and only
 per-row results (prediction, loss) are kept. Past ``budgets.MAX_EVALUATION_ROWS`` rows per split
 a fixed random sample of that many rows is evaluated, and the run's notes say so.
+
+At import only the final weights are evaluated (accuracy, and the losses the file may lack).
+Accuracies at every stored checkpoint (:func:`checkpoint_accuracies`) are computed lazily, by the
+``checkpoint_accuracy`` report (grokviz.analysis.reports), not here: one checkpoint costs
+66–520 ms at p = 113 (d_model 128, d_mlp 512; all 12,769 inputs; median ~100 ms on this shared
+2-core VM), so the 250 checkpoints of a Nanda file would add 17–25 s to a load that otherwise
+takes ~1.5 s. The app computes them in a worker after the run is open and draws them as points.
 """
 
 from __future__ import annotations
@@ -14,9 +21,6 @@ from grokviz.core.config import ModelConfig
 from grokviz.core.importers import budgets
 from grokviz.core.tasks import Task
 
-# Accuracies are computed with the fast path at up to this many checkpoints (plus the final
-# weights); the other rows keep NaN. 32 checkpoints at p = 113 take about two seconds on a CPU.
-MAX_ACCURACY_CHECKPOINTS = 32
 SAMPLE_SEED = 0
 
 
@@ -87,35 +91,46 @@ def _loss(losses: torch.Tensor, labels: torch.Tensor) -> float:
     return float(losses[valid].mean())
 
 
-def _accuracy_epochs(checkpoint_epochs: list[int], limit: int = MAX_ACCURACY_CHECKPOINTS) -> list[int]:
-    """Indices of at most ``limit`` checkpoints, evenly spread, always including the last."""
-    count = len(checkpoint_epochs)
-    if count <= limit:
-        return list(range(count))
-    picks = {round(i * (count - 1) / (limit - 1)) for i in range(limit)}
-    return sorted(picks)
-
-
-def _evaluate(evaluator, task: Task, train_rows, test_rows, checkpoint_epochs, checkpoints, final_epoch, final_state, notes):
-    """Accuracies at (a spread of) checkpoints and the end; losses at the end."""
+def _split_rows(task: Task, train_rows, test_rows, notes: list | None = None):
+    """(train rows, test rows, train labels, test labels), sampled past MAX_EVALUATION_ROWS (noted)."""
     labels = task.labels()
     train, test = sample_rows(train_rows), sample_rows(test_rows)
-    if len(train) < len(train_rows) or len(test) < len(test_rows):
+    if notes is not None and (len(train) < len(train_rows) or len(test) < len(test_rows)):
         notes.append(
             f"accuracies and final losses computed on {len(train):,} of {len(train_rows):,} train and "
             f"{len(test):,} of {len(test_rows):,} test inputs (a fixed random sample; budgets.MAX_EVALUATION_ROWS)"
         )
-    train_labels, test_labels = labels[train], labels[test]
-    accuracies, computed = {}, {}
-    picks = _accuracy_epochs(checkpoint_epochs)
-    for index in picks:
-        train_pred, _ = evaluator.scores(checkpoints[index], train)
-        test_pred, _ = evaluator.scores(checkpoints[index], test)
-        accuracies[checkpoint_epochs[index]] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
+    return train, test, labels[train], labels[test]
+
+
+def _evaluate(evaluator, task: Task, train_rows, test_rows, final_epoch, final_state, notes):
+    """Accuracies and losses of the final weights, as ``({epoch: (train_acc, test_acc)},
+    {epoch: (train_loss, test_loss)})`` (the checkpoints': :func:`checkpoint_accuracies`)."""
+    train, test, train_labels, test_labels = _split_rows(task, train_rows, test_rows, notes)
     train_pred, train_loss = evaluator.scores(final_state, train, train_labels)
     test_pred, test_loss = evaluator.scores(final_state, test, test_labels)
-    accuracies[final_epoch] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
-    computed[final_epoch] = (_loss(train_loss, train_labels), _loss(test_loss, test_labels))
-    if len(picks) < len(checkpoints):
-        notes.append(f"accuracies computed at {len(picks)} of {len(checkpoints)} checkpoints and the final weights")
+    accuracies = {final_epoch: (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))}
+    computed = {final_epoch: (_loss(train_loss, train_labels), _loss(test_loss, test_labels))}
     return accuracies, computed
+
+
+def checkpoint_accuracies(run, epochs=None, on_each=None, cancel=None) -> tuple[dict, list]:
+    """``({epoch: (train_acc, test_acc)}, notes)`` of ``run`` at ``epochs`` (every stored epoch by
+    default), from the weights on the fast path; ``on_each(done, total, epoch)`` after each one,
+    ``cancel()`` returning True stops early (the dict then holds the epochs done so far)."""
+    epochs = list(run.epochs if epochs is None else epochs)
+    notes: list = []
+    train_rows, test_rows = run.indices()
+    train, test, train_labels, test_labels = _split_rows(run.task, train_rows, test_rows, notes)
+    evaluator = _Evaluator(run.model_config)
+    out = {}
+    for done, epoch in enumerate(epochs, 1):
+        if cancel is not None and cancel():
+            break
+        state = run.state_dict(epoch)
+        train_pred, _ = evaluator.scores(state, train)
+        test_pred, _ = evaluator.scores(state, test)
+        out[int(epoch)] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
+        if on_each is not None:
+            on_each(done, len(epochs), int(epoch))
+    return out, notes

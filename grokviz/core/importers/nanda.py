@@ -280,7 +280,7 @@ def _import_nanda(path, data: dict, task) -> Run:
     if task.name == "div" and spec_task.name != "div":  # inferred div: rows with b = 0 drop out
         train_rows, test_rows = split_indices(task, split)
 
-    accuracies, computed = _evaluate(evaluator, task, train_rows, test_rows, epochs, converted, final_epoch, final, notes)
+    accuracies, computed = _evaluate(evaluator, task, train_rows, test_rows, final_epoch, final, notes)
 
     def train_loss_at(epoch):
         return float(train_losses[epoch]) if 0 <= epoch < n_epochs else float("nan")
