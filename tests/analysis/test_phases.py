@@ -43,18 +43,19 @@ def nanda_like_losses(n_epochs=15000):
     return train.tolist(), test.tolist()
 
 
-def write_nanda_like(path, n_state_dicts=1):
+def write_nanda_like(path, n_state_dicts=1, epochs=(0, 1000, 2000, 3000, 4000)):
+    """The losses above, with state dicts at the last ``n_state_dicts`` of ``epochs`` and a final model."""
     import torch
 
     from tests.core.test_importers import nanda_dict, nanda_model
 
-    models = [nanda_model(7, seed) for seed in range(10, 15)]
+    models = [nanda_model(7, seed) for seed in range(10, 10 + len(epochs))]
     data = nanda_dict(models, final=models[-1])
     train, test = nanda_like_losses()
     data["train_losses"], data["test_losses"] = train, test
     data["config"]["num_epochs"] = len(train)
     data["config"]["save_every"] = 1000
-    data["epochs"] = [1000 * i for i in range(5)][-n_state_dicts:]
+    data["epochs"] = list(epochs)[-n_state_dicts:]
     data["state_dicts"] = data["state_dicts"][-n_state_dicts:]
     torch.save(data, path)
 
@@ -104,3 +105,21 @@ def test_accuracy_history_keeps_its_basis_and_no_cleanup_at_the_last_checkpoint(
     assert phases.cleanup_end_epoch == 3000  # 4000 is a window later and flat
     late = make_table(epochs, [0.1] * 6, [1.0] * 6, [100, 90, 80, 70, 60, 50])
     assert detect_phases(history, late).cleanup_end_epoch is None  # never the last checkpoint for lack of data
+
+
+def test_losses_only_cleanup_from_progress_when_checkpoints_exist(tmp_path):
+    """Enough checkpoints after the loss bound: the clean-up end comes from the progress measures
+    (here: random weights, so it has not ended), not "unknown", and never the last checkpoint."""
+    import grokviz
+    from grokviz.analysis.phases import NEEDS_CHECKPOINTS
+    from grokviz.analysis.session import session_of
+
+    path = tmp_path / "full_run_data.pth"
+    epochs = (0, 1000, 10000, 11000, 12000, 13000)
+    write_nanda_like(path, n_state_dicts=len(epochs), epochs=epochs)
+    session = session_of(grokviz.load_run(path))
+    phases = session.report("phases")
+    assert phases.basis == "loss bound" and phases.memorised_epoch == 1400 and 9000 < phases.grokked_epoch <= 9400
+    assert phases.cleanup_status != NEEDS_CHECKPOINTS and phases.cleanup_end_epoch != session.epochs[-1]
+    assert phases.summary()["cleanup_end"] != NEEDS_CHECKPOINTS
+    assert len(session.report("progress").table.epochs) == len(session.epochs)  # measured at every checkpoint

@@ -180,6 +180,60 @@ def test_key_frequencies_need_neurons_and_harmonics_are_apart():
     assert report.cluster_sizes == {2: 5}
 
 
+MAINLINE_KEYS = (14, 35, 41, 42, 52)  # design.md §7: Nanda's mainline model
+
+
+def mainline_lookalike(harmonic=28, harmonic_amplitude=0.6, harmonic_cluster=False, per_key=24, seed=0):
+    """p = 113, add: W_E carries the mainline key frequencies (unit amplitude) and ``harmonic``
+    (2 × 14) at ``harmonic_amplitude`` of their norm; W_Q = W_K = 0 (equal attention to a, b and =),
+    one head passing the embedding through, and ``per_key`` MLP neurons reading each key
+    frequency's (cos, sin) plane at evenly spread phases, so each has a real neuron cluster. With
+    ``harmonic_cluster`` the harmonic gets neurons of its own too."""
+    p = 113
+    frequencies = MAINLINE_KEYS + ((harmonic,) if harmonic_cluster else ())
+    d_mlp = per_key * len(frequencies)
+    model = random_model(p, seed=seed, d_model=32, n_heads=1, d_head=32, d_mlp=d_mlp)
+    t = torch.arange(p, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        embedding = model.embed.W_E
+        planes = {}
+        for i, (k, amplitude) in enumerate([(k, 1.0) for k in MAINLINE_KEYS] + [(harmonic, harmonic_amplitude)]):
+            embedding[:p, 2 * i] = (amplitude * torch.cos(2 * math.pi * k * t / p)).float()
+            embedding[:p, 2 * i + 1] = (amplitude * torch.sin(2 * math.pi * k * t / p)).float()
+            planes[k] = 2 * i
+        embedding[:p, 12:] = 0.01 * torch.randn(p, 20, generator=generator)
+        attention = model.blocks[0].attn
+        attention.W_V[0] = torch.eye(32)
+        attention.W_O[0] = torch.eye(32)
+        mlp = model.blocks[0].mlp
+        for i, k in enumerate(frequencies):
+            for j in range(per_key):
+                theta = 2 * math.pi * j / per_key
+                mlp.W_in[planes[k], i * per_key + j] = math.cos(theta)
+                mlp.W_in[planes[k] + 1, i * per_key + j] = math.sin(theta)
+        mlp.W_out.copy_(0.1 * torch.randn(d_mlp, 32, generator=generator))
+        model.unembed.W_U.copy_(torch.randn(32, p, generator=generator))
+    return model
+
+
+def test_mainline_lookalike_key_frequencies_are_exactly_the_papers_and_the_harmonic_is_apart():
+    """Issue 15 item 7 on a hand-made look-alike of Nanda's mainline model (its file is not here):
+    key = W_E's strong frequencies that a neuron cluster confirms; the weaker harmonic 28 = 2 × 14
+    (0.6 of the others' norm, ~7 % of W_E's non-constant norm — at exactly half it falls under the
+    5 % candidate line and the rule would not be exercised) is listed as a harmonic."""
+    report = key_frequency_report(mainline_lookalike())
+    assert 28 in report.from_W_E.frequencies  # W_E alone would call it key ...
+    assert report.frequencies == list(MAINLINE_KEYS)  # ... the neurons do not
+    assert report.harmonics == [28] and report.unconfirmed == []
+    assert report.cluster_sizes == {k: 24 for k in MAINLINE_KEYS}  # design.md §6 clusters (fraction > 0.85)
+    # the same harmonic with neurons of its own is a key frequency: it is the clusters that decide
+    with_cluster = key_frequency_report(mainline_lookalike(harmonic_cluster=True))
+    assert with_cluster.frequencies == sorted(MAINLINE_KEYS + (28,)) and with_cluster.harmonics == []
+
+
 def test_identity_maps_reproduce_the_add_definitions_on_the_bundled_example():
     """design.md §6a: with add's identity maps every result equals the §6 definition (to 1e-9)."""
     from grokviz.analysis.fourier import fourier_transform, frequency_magnitude
