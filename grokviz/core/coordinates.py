@@ -75,6 +75,15 @@ class CoordinateMap:
                 out[value].append(token)
         return out
 
+    def label(self, token_name: str = "a") -> str:
+        """Axis label naming the coordinate, e.g. ``u = a^3 mod 113``, ``u = log_3 a (Z_112)``;
+        the token itself (``a``) for the identity map."""
+        if self.is_identity:
+            return token_name
+        if self.name == "discrete_log":
+            return f"{self.symbol} = {self.formula} {token_name}  (in Z_{self.n})"
+        return f"{self.symbol} = {self.formula.replace('t', token_name)} mod {self.n}"
+
     def tick(self, value: int, token_name: str = "a") -> str:
         """Tick label with both coordinate and token(s), e.g. ``8 (a=2)`` or ``1 (a=1,112)``."""
         tokens = self.preimages()[value]

@@ -110,15 +110,23 @@ def draw_token_basis(plot: pg.PlotItem, token_basis: dict, title: str | None = N
     is named in the title and each bar carries its value."""
     names = list(token_basis["a"]["concentration"])
     width = 0.38
+    shown = {operand: [token_basis[operand]["concentration"][name] for name in names] for operand in ("a", "b")}
     for offset, operand, color in ((-width / 2, "a", SIN_COLOR), (width / 2, "b", COS_COLOR)):
-        values = [token_basis[operand]["concentration"][name] for name in names]
+        values = shown[operand]
         bars = pg.BarGraphItem(x=np.arange(len(names)) + offset, height=values, width=width, brush=color, pen=None)
         plot.addItem(bars)
         if legend:
             _legend(plot).addItem(bars, f"operand {operand}")
         for i, value in enumerate(values):
+            other = shown["b" if operand == "a" else "a"][i]
+            if f"{value:.2f}" == f"{other:.2f}":  # a and b agree (e.g. m = n): one label over the pair
+                if operand == "b":
+                    continue
+                x = i
+            else:
+                x = i + offset
             text = pg.TextItem(f"{value:.2f}", color="#000", anchor=(0.5, 1.0))
-            text.setPos(i + offset, value)
+            text.setPos(x, max(value, other) if x == i else value)
             plot.addItem(text)
     plot.getAxis("bottom").setTicks([[(i, BASIS_TICKS.get(name, name)) for i, name in enumerate(names)]])
     plot.setYRange(0, 1.08, padding=0.0)

@@ -43,16 +43,53 @@ def spectrum_view(session, epoch) -> dict:
         "filters": {pos: {key: _numpy(values) for key, values in parts.items()} for pos, parts in spectrum.filters.items()},
         "pre": _numpy(activations["pre"].data),
         "post": _numpy(activations["post"].data),
+        "grid": neuron_grid(session.task),
     }
 
 
-def neuron_fourier_map(post_neuron: np.ndarray) -> np.ndarray:
-    """2-D Fourier magnitude (k_a, k_b) of one neuron's p×p activation, as the Spectrum tab shows it."""
+def neuron_grid(task) -> dict:
+    """How the Spectrum tab draws one neuron over the inputs: in the task's coordinates (design.md
+    §6a) — [u, v] = (φ(a), ψ(b)) where they differ from the tokens (pow, mul, …), else [a, b].
+
+    ``rows[x, y]`` is the input row of image cell (x, y), ``valid`` False where the layout has no
+    or several inputs (NaN there; ``note`` says why); labels name each axis' coordinate."""
+    from grokviz.analysis.reorder import coordinate_layouts, layout_note, layout_table
+
+    layout = "uv" if "uv" in coordinate_layouts(task) else "ab"
+    rows, valid, _ = layout_table(task, layout)
+    coords = task.coordinates()
+    in_coordinates = layout == "uv"
+    return {
+        "layout": layout,
+        "rows": _numpy(rows), "valid": _numpy(valid), "note": layout_note(task, layout),
+        "row_label": coords.phi.label("a") if in_coordinates else "a",
+        "column_label": coords.psi.label("b") if in_coordinates else "b",
+        "name": "(u, v)" if in_coordinates else "(a, b)",
+        "coordinates": (coords.phi, coords.psi) if in_coordinates else None,
+    }
+
+
+def neuron_on_grid(values_ab: np.ndarray, grid: dict) -> np.ndarray:
+    """One neuron's [a, b] activations laid out on ``grid`` (:func:`neuron_grid`), NaN where invalid."""
+    out = np.asarray(values_ab, dtype=np.float64).reshape(-1)[grid["rows"]]
+    out[~grid["valid"]] = np.nan
+    return out
+
+
+def neuron_fourier_map(post_neuron: np.ndarray, coordinates=None) -> np.ndarray:
+    """2-D Fourier magnitude (k_u, k_v) of one neuron's [a, b] activation, as the Spectrum tab shows
+    it: over the tokens, or with ``coordinates`` (φ, ψ) in the task's (design.md §6a; the basis the
+    neuron frequency fractions use)."""
     import torch
 
     from grokviz.analysis import fourier
 
-    coefficients = fourier.fourier_2d(torch.as_tensor(post_neuron, dtype=torch.float64))
+    values = torch.as_tensor(post_neuron, dtype=torch.float64)
+    if coordinates is None:
+        coefficients = fourier.fourier_2d(values)
+    else:
+        phi, psi = coordinates
+        coefficients = fourier.transform_in(fourier.transform_in(values, 0, phi), 1, psi)
     return fourier.frequency_magnitude_2d(coefficients).numpy()
 
 

@@ -55,3 +55,46 @@ def test_spectrum_tab_and_run_panel_show_the_learned_basis(qtbot, pow_run):
     state.set_summary(state.session.report("summary"))  # what the app's summary job delivers
     assert "power" in panel.values["basis"].text() and "additive" in panel.values["basis"].text()
     assert "epoch" in panel.values["grokked"].text()
+
+
+def test_spectrum_tab_draws_neurons_in_task_coordinates(qtbot, pow_run):
+    """pow m = n = 3: one neuron's pre/post over (u, v) = (a³, b³) with axes naming the coordinate,
+    its 2-D Fourier map in those coordinates (the neuron frequency fraction's basis, design.md §6a)."""
+    import numpy as np
+
+    from grokviz.gui.state import AppState
+    from grokviz.gui.tabs.spectrum import SpectrumView
+
+    state = AppState()
+    state.set_run(pow_run)
+    tab = SpectrumView(state)
+    qtbot.addWidget(tab)
+    tab.resize(1050, 800)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    result, p = tab.result, pow_run.p
+    neuron = int(np.argmax(result["neuron_fraction"]))
+    tab.select_neuron(neuron)
+    post = result["post"][:, :, neuron]
+    for a, b in ((2, 5), (7, 11), (0, 3)):
+        u, v = pow(a, 3, p), pow(b, 3, p)
+        assert tab._images["post"][u, v] == post[a, b]  # cell (u, v) holds input (a, b)
+    item = tab.post_image.getPlotItem()
+    assert item.getAxis("left").labelText == "u = a^3 mod 23" and item.getAxis("bottom").labelText == "v = b^3 mod 23"
+    assert "(u, v)" in item.titleLabel.text
+    assert tab.fourier_image.getPlotItem().getAxis("left").labelText == "frequency of u"
+    # the Fourier map is the neuron frequency fraction's: the {0, k}² block share is that fraction
+    squares = tab._images["fourier"] ** 2
+    k = int(result["neuron_frequency"][neuron])
+    block = squares[np.ix_([0, k], [0, k])].sum() / squares.sum()
+    assert abs(block - result["neuron_fraction"][neuron]) < 1e-4
+    assert tab.basis_box.width() == tab.basis_box.minimumWidth() > 0  # a fixed column, never squeezed
+
+
+def test_window_fits_1400_px_with_a_pow_run(qtbot, window, pow_run):
+    """A tab page's minimum width is the window's: the Explorer's control row wraps instead."""
+    window.state.set_run(pow_run)
+    for name in ("Explorer", "Spectrum"):
+        window.tabs.setCurrentWidget(window.views[name])
+        qtbot.wait(200)
+    assert window.minimumSizeHint().width() <= 1400

@@ -15,6 +15,8 @@ import contextlib
 
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.gui.flow_layout import FlowLayout
+
 from grokviz.gui.explorer.model import COMPONENTS, TENSOR
 
 NONE_LABEL = "—"
@@ -125,16 +127,14 @@ class ViewControls(QtWidgets.QWidget):
         self.reset_button = QtWidgets.QToolButton()
         self.reset_button.setText("Reset zoom")
         self.reset_button.clicked.connect(self.reset_zoom)
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(10)
+        # wraps onto a second row when narrow: in one row these controls alone need ~1,140 px,
+        # which set the whole window's minimum width (a tab widget is as wide as its widest page)
+        layout = FlowLayout(self, spacing=10, stretch_last=True)
         for widget in (labelled("x", self.x_combo), labelled("y", self.y_combo),
                        labelled("series", self.series_combo), self.fourier_x, self.fourier_y,
                        labelled("show", self.component_combo), labelled("heatmap of", self.image_combo),
-                       labelled("range", self.range_combo)):
+                       labelled("range", self.range_combo), self.reset_button):
             layout.addWidget(widget)
-        layout.addStretch(1)
-        layout.addWidget(self.reset_button)
         self.x_combo.currentIndexChanged.connect(lambda i: self._assign("x", i))
         self.y_combo.currentIndexChanged.connect(lambda i: self._assign("y", i - 1))
         self.series_combo.currentIndexChanged.connect(lambda i: self._assign("series", i - 1))

@@ -12,6 +12,7 @@ from grokviz.gui.export import CurveData, ImageData
 from grokviz.gui.tabs.base import AnalysisTab
 
 NEURON_COLUMNS = ("neuron", "frequency", "fraction", "cluster", "output norm")
+BASIS_COLUMN_WIDTH = 280  # px: the learned-basis bars (three labelled orderings) and what each means
 
 
 class NeuronTableModel(QtCore.QAbstractTableModel):
@@ -138,27 +139,38 @@ class SpectrumView(AnalysisTab):
         self.basis_plot.setToolTip("W_E's rows ordered by each coordinate; the most concentrated ordering is the basis "
                                    "the model learned (design.md §6a).\n"
                                    + "\n".join(f"{figures.BASIS_LABELS[k]}: {v}" for k, v in BASIS_MEANINGS.items()))
-        self.basis_note = QtWidgets.QLabel("\n".join(f"<b>{figures.BASIS_LABELS[k]}</b>: {v}" for k, v in BASIS_MEANINGS.items())
-                                           .replace("\n", "<br>"))
+        # what each ordering would mean, under the bars: the basis the model learned is the most
+        # concentrated one (issue 15 §3); a fixed-width column, so the plot and text never squeeze
+        self.basis_note = QtWidgets.QLabel("<br>".join(f"<b>{figures.BASIS_LABELS[k]}</b>: {v}"
+                                                     for k, v in BASIS_MEANINGS.items()))
+        self.basis_note.setToolTip("Which basis did the model learn? W_E's rows ordered by each coordinate; "
+                                   "the most concentrated ordering (top-5 share) is the one it learned.")
         self.basis_note.setWordWrap(True)
         self.basis_note.setObjectName("hint")
+        self.basis_note.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.basis_note.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         basis_box = QtWidgets.QWidget()
+        basis_box.setFixedWidth(BASIS_COLUMN_WIDTH)
         basis_layout = QtWidgets.QVBoxLayout(basis_box)
         basis_layout.setContentsMargins(0, 0, 0, 0)
         basis_layout.addWidget(self.basis_plot, 1)
         basis_layout.addWidget(self.basis_note)
+        self.basis_box = basis_box
         plots = QtWidgets.QHBoxLayout()  # overview: the model-wide plots side by side, full width
-        plots.addWidget(self.norms_plot, 2)
-        plots.addWidget(self.heatmap, 2)
-        plots.addWidget(basis_box, 1)
+        plots.addWidget(self.norms_plot, 1)
+        plots.addWidget(self.heatmap, 1)
+        plots.addWidget(basis_box, 0)
         left_layout.addLayout(plots, 1)
         # right: neuron details + table
         self.neuron_label = QtWidgets.QLabel("Click a neuron in the heatmap or the table.")
+        self.neuron_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.filter_magnitude = _plot("spectral filter: magnitude", "frequency k", "amplitude")
         self.filter_phase = _plot("spectral filter: phase (where ≥ 10 % of the peak)", "frequency k", "phase (rad)")
         self.pre_image = _plot("pre-activation over (a, b)", "b", "a")
         self.post_image = _plot("post-activation (ReLU) over (a, b)", "b", "a")
         self.fourier_image = _plot("2-D Fourier magnitude of post", "frequency of b", "frequency of a")
+        self.filter_phase.getPlotItem().setTitle("spectral filter: phase", size="11pt", color="#000")
+        self.filter_phase.setToolTip("phase per frequency, shown where the magnitude is ≥ 10 % of its peak")
         for widget in (self.pre_image, self.post_image, self.fourier_image):
             widget.getPlotItem().getViewBox().setAspectLocked(True)
             widget.getPlotItem().getViewBox().invertY(True)
@@ -202,7 +214,7 @@ class SpectrumView(AnalysisTab):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 5)
-        splitter.setSizes([400, 500])
+        splitter.setSizes([440, 460])
         self.body.addWidget(splitter, 1)
         self.add_plot_export("fourier_norms", self.norms_plot, lambda: figures.norms_csv(self.result))
         self.add_plot_export("neuron_spectra", self.heatmap, lambda: figures.neuron_heatmap_csv(self.result))
@@ -239,8 +251,19 @@ class SpectrumView(AnalysisTab):
         if basis.legend is not None:
             basis.legend.clear()
         figures.draw_token_basis(basis, result["token_basis"])
-        self.heatmap.getPlotItem().clear()
-        figures.draw_neuron_heatmap(self.heatmap.getPlotItem(), result, colorbar=not hasattr(self, "_bar_done"))
+        basis.setLabel("left", "top-5 share of W_E")  # the figure's longer labels do not fit the column
+        basis.setLabel("bottom", "ordering (a blue, b orange)")
+        basis.setYRange(0, 1.22, padding=0)  # room for the value over a bar near 1
+        heatmap = self.heatmap.getPlotItem()
+        heatmap.clear()
+        figures.draw_neuron_heatmap(heatmap, result, colorbar=not hasattr(self, "_bar_done"))
+        # the figure's titles are long: a pyqtgraph scene is never narrower than its title, so at a
+        # normal window size they pushed the plots past their columns; the long form is the tooltip
+        self.heatmap.setToolTip(heatmap.titleLabel.text)
+        clustered = sum(result["cluster_sizes"].values())
+        heatmap.setTitle(f"Neuron spectra ({clustered}/{len(result['neuron_order'])} clustered)", size="11pt",
+                         color="#000")
+        heatmap.setLabel("bottom", "neuron (sorted by cluster)")
         self._bar_done = True
         self.table_model.set_spectrum(result)
         if self.neuron is not None and self.neuron < len(result["neuron_order"]):
@@ -262,7 +285,12 @@ class SpectrumView(AnalysisTab):
         plot.clear()
         if plot.legend is not None:
             plot.legend.clear()
-        figures.draw_fourier_norms(plot, self.result, self.matrix_combo.currentText())
+        matrix = self.matrix_combo.currentText()
+        figures.draw_fourier_norms(plot, self.result, matrix, legend=False)  # the legend hid key bars
+        self.norms_plot.setToolTip(plot.titleLabel.text)
+        plot.setTitle(f"{matrix}: norm per Fourier component", size="11pt", color="#000")  # short: see show_result
+        plot.setLabel("bottom", f"frequency k: <span style='color:{figures.SIN_COLOR}'>sin</span> / "
+                                f"<span style='color:{figures.COS_COLOR}'>cos</span>, key shaded")
 
     # -- neuron selection ---------------------------------------------------------------------
     def _heatmap_clicked(self, event):
@@ -300,8 +328,8 @@ class SpectrumView(AnalysisTab):
         for widget, key, unit in ((self.filter_magnitude, "magnitude", "amplitude"), (self.filter_phase, "phase", "rad")):
             plot = widget.getPlotItem()
             plot.clear()
-            if plot.legend is None:
-                plot.addLegend(offset=(-5, 5), labelTextColor="#000", brush=(255, 255, 255, 200))
+            if plot.legend is None:  # top left: the peaks (key frequencies) sit further right
+                plot.addLegend(offset=(5, 5), labelTextColor="#000", brush=(255, 255, 255, 200))
             for i, pos in enumerate(("a", "b")):
                 values = result["filters"][pos][key][neuron]
                 if key == "phase":  # a phase means nothing where the filter passes (almost) nothing
@@ -313,18 +341,24 @@ class SpectrumView(AnalysisTab):
                                              name=f"input from {pos}"))
             for k in result["key_freqs"]:
                 plot.addItem(pg.InfiniteLine(k, angle=90, pen=pg.mkPen((230, 160, 0), width=1)))
-        # activations over (a, b) and the 2-D Fourier map
+        # activations over the task's coordinates (u, v) (or (a, b) for add) and their 2-D Fourier map
+        grid = result["grid"]
+        from grokviz.gui.report_arrays import neuron_on_grid
+
         pre, post = result["pre"][:, :, neuron], result["post"][:, :, neuron]
-        self._images = {"pre": pre, "post": post, "fourier": self._fourier(post)}
+        self._images = {"pre": neuron_on_grid(pre, grid), "post": neuron_on_grid(post, grid),
+                        "fourier": self._fourier(post, grid["coordinates"])}
+        self._label_images(grid)
         for widget, key in ((self.pre_image, "pre"), (self.post_image, "post"), (self.fourier_image, "fourier")):
             plot = widget.getPlotItem()
             plot.clear()
             values = self._images[key]
             if key == "pre":
-                bound = float(np.abs(values).max()) or 1.0
-                cmap, levels = colormaps.diverging(), (-bound, bound)
+                bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+                cmap, levels = colormaps.diverging(), (-(bound or 1.0), bound or 1.0)
             else:
-                cmap, levels = colormaps.sequential(), (0.0, float(values.max()) or 1.0)
+                top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+                cmap, levels = colormaps.sequential(), (0.0, top or 1.0)
             image = pg.ImageItem(values.astype(np.float32), axisOrder="row-major")
             image.setColorMap(cmap)
             image.setLevels(levels)
@@ -334,12 +368,28 @@ class SpectrumView(AnalysisTab):
         self.neuronSelected.emit(self.neuron)
 
     @staticmethod
-    def _fourier(post):
+    def _fourier(post, coordinates=None):
         from grokviz.gui.report_arrays import neuron_fourier_map
 
-        values = neuron_fourier_map(post)
+        values = neuron_fourier_map(post, coordinates)
         values[0, 0] = 0.0  # the constant dwarfs everything; shown as 0
         return values
+
+    def _label_images(self, grid) -> None:
+        """Titles and axis labels naming the coordinates drawn (design.md §6a: pow's u = a^m, …)."""
+        rows, columns, name = grid["row_label"], grid["column_label"], grid["name"]
+        row_symbol, column_symbol = name.strip("()").split(", ")
+        for widget, what in ((self.pre_image, "pre-activation"), (self.post_image, "post-activation (ReLU)")):
+            item = widget.getPlotItem()
+            item.setTitle(f"{what} over {name}", size="11pt", color="#000")
+            item.setLabel("left", rows)
+            item.setLabel("bottom", columns)
+            tip = f"rows: {rows}; columns: {columns}"
+            widget.setToolTip(tip + (f"\n{grid['note']}" if grid["note"] else ""))
+        item = self.fourier_image.getPlotItem()
+        item.setTitle("2-D Fourier magnitude of post", size="11pt", color="#000")
+        item.setLabel("left", f"frequency of {row_symbol}")
+        item.setLabel("bottom", f"frequency of {column_symbol}")
 
     def _basis_csv(self) -> CurveData:
         basis = self.result["token_basis"]
@@ -359,7 +409,10 @@ class SpectrumView(AnalysisTab):
 
     def _image_csv(self, key) -> ImageData:
         values = self._images[key]
-        axes = ("frequency of a", "frequency of b") if key == "fourier" else ("a", "b")
+        grid = self.result["grid"]
+        row_symbol, column_symbol = grid["name"].strip("()").split(", ")
+        axes = ((f"frequency of {row_symbol}", f"frequency of {column_symbol}") if key == "fourier"
+                else (grid["row_label"], grid["column_label"]))
         return ImageData(values, row_axis=axes[0], column_axis=axes[1], comment=f"neuron {self.neuron}: {key}")
 
 
