@@ -98,3 +98,21 @@ def test_window_fits_1400_px_with_a_pow_run(qtbot, window, pow_run):
         window.tabs.setCurrentWidget(window.views[name])
         qtbot.wait(200)
     assert window.minimumSizeHint().width() <= 1400
+
+
+def test_symmetry_tab_on_pow_names_the_coordinate_and_opens_cu(qtbot, pow_run):
+    """The slice is over u = a³ with the mirrors there; a clicked hook opens in [c, u], never [c, a]."""
+    from grokviz.gui.state import AppState
+    from grokviz.gui.tabs.symmetry import SymmetryView
+
+    state = AppState()
+    state.set_run(pow_run)
+    tab = SymmetryView(state)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    assert tab.result["slice_layout"] == "cu"
+    assert tab.slice_label.text().startswith("over u") and "u = c/2" in tab.slice_label.text()
+    with qtbot.waitSignal(tab.openInExplorer, timeout=1000) as blocker:
+        tab.open_hook("blocks.0.hook_resid_mid")
+    assert blocker.args == ["blocks.0.hook_resid_mid", "=", "[c, u]"]

@@ -32,7 +32,8 @@ class SymmetryView(AnalysisTab):
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("resid_post at = for the answer"))
         row.addWidget(self.c_spin)
-        row.addWidget(QtWidgets.QLabel("over a (the highest-variance directions); dashed: a = c/2 and c/2 + p/2"))
+        self.slice_label = QtWidgets.QLabel("over a (the highest-variance directions); dashed: a = c/2 and c/2 + p/2")
+        row.addWidget(self.slice_label)
         row.addStretch(1)
         self.body.addWidget(self.chart, 3)
         self.body.addLayout(row)
@@ -64,7 +65,22 @@ class SymmetryView(AnalysisTab):
         figures.draw_symmetry(plot, result, self.epoch)
         self.c_spin.setMaximum(result["resid_post_ca"].shape[0] - 1 if result["resid_post_ca"] is not None else result["p"] - 1)
         self._dims = figures.slice_dims(result["resid_post_ca"]) if result["resid_post_ca"] is not None else []
+        answer, operand = self._slice_axes()
+        self.c_spin.setPrefix(f"{answer} = ")
+        marks = (f"; dashed: {operand} = {answer}/2 and {answer}/2 + {'p' if answer == 'c' else 'n'}/2"
+                 if result.get("mirrors", True) else "; no c/2 mirrors on this grid")
+        self.slice_label.setText(f"over {operand} (the highest-variance directions){marks}")
+        self.chart.setToolTip(f"Click a hook to open it in the Explorer in {self._ordering()} order at the = position")
         self._draw_slice()
+
+    def _slice_axes(self) -> tuple:
+        """(answer, operand) axis names of the slice: c, a for add; the task's coordinates (c, u for pow)."""
+        layout = (self.result or {}).get("slice_layout", "ca")
+        return layout[0], layout[1]
+
+    def _ordering(self) -> str:
+        answer, operand = self._slice_axes()
+        return f"[{answer}, {operand}]"
 
     def _draw_slice(self, *_):
         plot = self.slice.getPlotItem()
@@ -92,8 +108,9 @@ class SymmetryView(AnalysisTab):
             self.open_hook(self.result["hooks"][index])
 
     def open_hook(self, hook: str):
-        self.statusMessage.emit(f"Opening {hook} in the Explorer as [c, a] at =")
-        self.openInExplorer.emit(hook, "=", "[c, a]")
+        ordering = self._ordering()  # the slice's grid: [c, u] for pow m = n, where the c/2 markers are mirrors
+        self.statusMessage.emit(f"Opening {hook} in the Explorer as {ordering} at =")
+        self.openInExplorer.emit(hook, "=", ordering)
 
 
 def create_view(state):
