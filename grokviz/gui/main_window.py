@@ -223,6 +223,8 @@ class MainWindow(QtWidgets.QMainWindow):
             widget.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 5000))
         if isinstance(getattr(widget, "openInExplorer", None), QtCore.SignalInstance):
             widget.openInExplorer.connect(self.show_in_explorer)
+        if isinstance(getattr(widget, "openInputInExplorer", None), QtCore.SignalInstance):
+            widget.openInputInExplorer.connect(self.show_input_in_explorer)
         return widget
 
     def show_in_explorer(self, hook: str, position: str = "=", ordering: str = "[c, a]"):
@@ -233,6 +235,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentWidget(explorer)
         if hasattr(explorer, "show_hook"):
             explorer.show_hook(hook, position, ordering)
+
+    def show_input_in_explorer(self, a: int, b: int):
+        """Switch to the Explorer tab and show the input (a, b) there (if it has ``show_input``)."""
+        explorer = self.views.get("Explorer")
+        if explorer is None:
+            return
+        self.tabs.setCurrentWidget(explorer)
+        if hasattr(explorer, "show_input"):
+            explorer.show_input(a, b)
 
     def install_view(self, name: str) -> bool:
         """Build the view ``name`` from its factory (see :mod:`grokviz.gui.views`); False if none."""
