@@ -1,0 +1,94 @@
+"""File › Compare with…: two runs side by side, one view instance per run, linked checkpoints (issue 16, item 7)."""
+
+import pytest
+
+from tests.conftest import SMALL_DIMS
+from tests.gui.conftest import open_and_wait
+from tests.gui.tab_helpers import TIMEOUT
+
+
+@pytest.fixture(scope="module")
+def other_run_file(tmp_path_factory):
+    """Run B: sub mod 17, 300 epochs, a checkpoint every 50 (run A, the small run, is add mod 23 to 800 by 200)."""
+    from grokviz.core.config import ModelConfig, TrainConfig
+    from grokviz.core.data import SplitSpec
+    from grokviz.core.runfile import save_run
+    from grokviz.core.tasks import Task
+    from grokviz.core.training import train
+
+    run = train(Task("sub", 17), SplitSpec(frac_train=0.5), ModelConfig(p=17, **SMALL_DIMS),
+                TrainConfig(epochs=300, checkpoint_every=50, device="cpu"))
+    path = tmp_path_factory.mktemp("compare") / "other.pt"
+    save_run(run, path)
+    return path
+
+
+def _compare(qtbot, window, path):
+    window.compare_with(path)
+    qtbot.waitUntil(lambda: window.compare_window is not None, timeout=TIMEOUT)
+    return window.compare_window
+
+
+def _shown(qtbot, widgets, epochs):
+    qtbot.waitUntil(lambda: all(w.result is not None and not w.busy and w.epoch == e for w, e in zip(widgets, epochs)),
+                    timeout=TIMEOUT)
+
+
+def test_compare_two_runs_with_linked_and_unlinked_sliders(qtbot, window, small_run_file, other_run_file, errors):
+    run_a = open_and_wait(qtbot, window, small_run_file)
+    state_a = window.state
+    state_a.set_checkpoint_epoch(400)
+    window.tabs.setCurrentWidget(window.views["Attention"])
+    compare = _compare(qtbot, window, other_run_file)
+    state_b = compare.state_b
+    assert compare.current_view == "Attention"  # opens on the main window's view
+    assert state_b.run.task.formula == "c = (a − b) mod 17" and state_b.epochs == [0, 50, 100, 150, 200, 250, 300]
+    # linked, same epoch: B opened at the partner of A's 400 (its last checkpoint, 300), A stayed at 400
+    attention = compare.show_view("Attention")
+    _shown(qtbot, attention, (400, 300))
+    assert attention[0].state is state_a and attention[1].state is state_b
+    assert state_a.checkpoint_epoch == 400
+    state_a.set_checkpoint_epoch(200)
+    assert state_b.checkpoint_epoch == 200
+    _shown(qtbot, attention, (200, 200))
+    assert "epoch <b>200</b>" in compare.column_b.heading.text() and "other.pt" in compare.column_b.heading.text()
+    # same fraction of training: A 200 of 800 = 25 % → B 75 of 300 → its nearest checkpoint (50 or 100: 50)
+    compare.mode_combo.setCurrentIndex(compare.mode_combo.findData("fraction"))
+    assert state_b.checkpoint_epoch == 50
+    state_a.set_checkpoint_epoch(600)  # 75 % → 225 → 200
+    assert state_b.checkpoint_epoch == 200
+    compare.column_b.slider.last_button.click()  # B's own slider moves A too: 100 % → 800
+    assert (state_a.checkpoint_epoch, state_b.checkpoint_epoch) == (800, 300)
+    learned = compare.show_view("Learned")
+    _shown(qtbot, learned, (800, 300))
+    assert learned[0].result.epochs == run_a.epochs and learned[1].result.epochs == state_b.epochs
+    # unlinked: each slider moves its own run only
+    compare.link_box.setChecked(False)
+    compare.column_a.slider.first_button.click()
+    assert (state_a.checkpoint_epoch, state_b.checkpoint_epoch) == (0, 300)
+    compare.column_b.slider.prev_button.click()
+    assert (state_a.checkpoint_epoch, state_b.checkpoint_epoch) == (0, 250)
+    compare.link_box.setChecked(True)  # relinking pairs B with A again
+    assert state_b.checkpoint_epoch == 0
+    # closing the comparison leaves A as it was, and A keeps working
+    compare.close()
+    qtbot.waitUntil(lambda: window.compare_window is None, timeout=TIMEOUT)
+    assert state_a.run is run_a and state_a.checkpoint_epoch == 0
+    state_a.set_checkpoint_epoch(400)
+    window.run_panel.checkpoints.next_button.click()
+    assert state_a.checkpoint_epoch == 600
+    main_tab = window.views["Attention"]
+    qtbot.waitUntil(lambda: main_tab.result is not None and main_tab.epoch == 600, timeout=TIMEOUT)
+    assert not errors
+
+
+def test_compare_with_a_bad_file_is_one_line_and_loses_nothing(qtbot, window, small_run_file, tmp_path, errors):
+    run_a = open_and_wait(qtbot, window, small_run_file)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a run" * 20)
+    window.compare_with(bad)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT)
+    assert "bad.pt" in errors[0][0] and "\n" not in errors[0][0]
+    assert window.compare_window is None and window.state.run is run_a
+    window.close_run()
+    assert not window.compare_action.isEnabled()
