@@ -501,7 +501,8 @@ class MainWindow(QtWidgets.QMainWindow):
         window.setWindowFlag(QtCore.Qt.WindowType.Window)
         window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         window.closed.connect(lambda w=window: self._compare_closed(w))
-        window.resize(max(self.width(), 1280), max(self.height(), 800))
+        screen = (self.screen() or QtGui.QGuiApplication.primaryScreen()).availableGeometry()
+        window.resize(min(max(self.width(), 1400), screen.width()), min(max(self.height(), 860), screen.height()))
         window.show()
         self.compare_window = window
         self.statusBar().showMessage(f"Comparing with {path}", 5000)

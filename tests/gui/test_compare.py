@@ -1,5 +1,7 @@
 """File › Compare with…: two runs side by side, one view instance per run, linked checkpoints (issue 16, item 7)."""
 
+from PySide6 import QtCore
+
 from tests.gui.conftest import open_and_wait
 from tests.gui.tab_helpers import TIMEOUT
 
@@ -43,6 +45,10 @@ def test_compare_two_runs_with_linked_and_unlinked_sliders(qtbot, window, small_
     learned = compare.show_view("Learned")
     _shown(qtbot, learned, (800, 300))
     assert learned[0].result.epochs == run_a.epochs and learned[1].result.epochs == state_b.epochs
+    title = learned[1].histogram_plot.getPlotItem().titleLabel  # fitted to a half-width column
+    assert title.opts["size"] == "9pt" and title.minimumWidth() == 0 and title.text
+    compare.layout_combo.setCurrentText("one above the other")
+    assert compare.splitter.orientation() == QtCore.Qt.Orientation.Vertical
     # unlinked: each slider moves its own run only
     compare.link_box.setChecked(False)
     compare.column_a.slider.first_button.click()

@@ -22,6 +22,35 @@ from grokviz.gui.state import AppState
 
 COMPARED_VIEWS = tuple(name for name in views.VIEW_NAMES if name != "Training")
 SIDE_COLORS = {"a": "#0072B2", "b": "#D55E00"}
+LAYOUTS = {"side by side": QtCore.Qt.Orientation.Horizontal, "one above the other": QtCore.Qt.Orientation.Vertical}
+TITLE_SIZE = "9pt"  # plot titles in a half-width column (the tabs use 11 pt)
+
+
+def fit_plot_titles(widget, size: str = TITLE_SIZE) -> None:
+    """Let ``widget``'s plots shrink to a half-width column: titles at ``size``, and a title too long for
+    its plot is clipped instead of widening the plot past its view (pyqtgraph sizes a plot to its
+    title). Idempotent; call again after a redraw that adds plots."""
+    import pyqtgraph as pg
+
+    for view in widget.findChildren(pg.GraphicsView):
+        for item in view.scene().items():
+            if not isinstance(item, pg.PlotItem) or getattr(item, "grokviz_fitted", False):
+                continue
+            item.grokviz_fitted = True
+            item.grokviz_title_size = size  # read by figures.style_plot at every redraw
+            label = item.titleLabel
+            label.setFlag(label.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+
+            def update_min(label=label):  # LabelItem.updateMin, minus the minimum width
+                label.setMinimumWidth(0)
+                label.setMinimumHeight(label.itemRect().height())
+                label.updateGeometry()
+
+            label.updateMin = update_min
+            if label.text:
+                label.setText(label.text, size=size)
+            else:
+                update_min()
 
 
 def run_name(run) -> str:
@@ -44,8 +73,9 @@ class RunColumn(QtWidgets.QWidget):
         self.heading.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.stack = QtWidgets.QStackedWidget()
         for name in self.names:
-            self.stack.addWidget(views.PlaceholderView(name, "Opens when shown…"))
+            self.stack.addWidget(self._page(views.PlaceholderView(name, "Opens when shown…")))
         self.slider = CheckpointSlider(state)
+        self.slider.label.hide()  # the heading says the epoch
         box = QtWidgets.QFrame()
         box.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         box_layout = QtWidgets.QVBoxLayout(box)
@@ -68,33 +98,45 @@ class RunColumn(QtWidgets.QWidget):
             self.heading.setText(f"<b style='color:{color}'>{self.side.upper()}</b> · no run open")
             return
         fraction = self.link.fraction(self.side, epoch) if epoch is not None else None
-        stage = f" ({100 * fraction:.0f} % of training)" if fraction is not None else ""
+        stage = (f" <span style='color:#666'>({100 * fraction:.0f} % of training, checkpoint "
+                 f"{self.state.checkpoint_index + 1} / {len(self.state.epochs)})</span>" if fraction is not None else "")
         self.heading.setText(f"<b style='color:{color}'>{self.side.upper()}</b> · <b>{run_name(run)}</b> · "
                              f"{run.task.formula} · epoch <b>{epoch:,}</b>{stage}" if epoch is not None else
                              f"<b style='color:{color}'>{self.side.upper()}</b> · {run_name(run)}")
         self.heading.setToolTip(run.path or "")
 
+    @staticmethod
+    def _page(widget) -> QtWidgets.QScrollArea:
+        """``widget`` in a scroll area: a half-width column scrolls a view wider than it instead of
+        pushing the window past the screen."""
+        page = QtWidgets.QScrollArea()
+        page.setWidgetResizable(True)
+        page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        page.setWidget(widget)
+        return page
+
     def show_view(self, index: int) -> QtWidgets.QWidget:
         """Show the view at ``index`` (building it now if this is its first show)."""
         name = self.names[index]
         widget = self.views.get(name) or self._build(name)
-        self.stack.setCurrentWidget(widget)
+        self.stack.setCurrentIndex(index)
         if hasattr(widget, "view_activated"):
             widget.view_activated()
         return widget
 
     def _build(self, name: str) -> QtWidgets.QWidget:
-        placeholder = self.stack.widget(self.names.index(name))
+        page = self.stack.widget(self.names.index(name))
         try:
             factory = views.view_factory(name)
             widget = factory(self.state) if factory is not None else views.PlaceholderView(name)
         except Exception as error:  # noqa: BLE001 - a broken view must not take the comparison down
             widget = views.PlaceholderView(name, f"This view failed to load: {dialogs.user_message(error)}")
-        index = self.stack.indexOf(placeholder)
-        self.stack.removeWidget(placeholder)
-        placeholder.deleteLater()
-        self.stack.insertWidget(index, widget)
+        page.takeWidget().deleteLater()
+        page.setWidget(widget)
         self.views[name] = widget
+        fit_plot_titles(widget)
+        if isinstance(getattr(widget, "computed", None), QtCore.SignalInstance):
+            widget.computed.connect(lambda w=widget: fit_plot_titles(w))
         if isinstance(getattr(widget, "statusMessage", None), QtCore.SignalInstance):
             widget.statusMessage.connect(self.statusMessage)
         return widget
@@ -133,14 +175,22 @@ class CompareWindow(QtWidgets.QWidget):
             self.mode_combo.addItem(MODE_LABELS[mode], mode)
         self.mode_combo.setToolTip("How epochs are paired: the same epoch (nearest stored checkpoint), or the same "
                                    "fraction of each run's training")
+        self.layout_combo = QtWidgets.QComboBox()
+        for text in LAYOUTS:
+            self.layout_combo.addItem(text)
+        self.layout_combo.setToolTip("Side by side, or one above the other (full width for wide plots)")
         self.status = QtWidgets.QLabel("")
         self.status.setObjectName("hint")
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         controls = QtWidgets.QHBoxLayout()
         controls.setContentsMargins(6, 4, 6, 0)
         controls.addWidget(self.link_box)
         controls.addSpacing(12)
         controls.addWidget(QtWidgets.QLabel("Pair checkpoints by"))
         controls.addWidget(self.mode_combo)
+        controls.addSpacing(12)
+        controls.addWidget(QtWidgets.QLabel("Runs"))
+        controls.addWidget(self.layout_combo)
         controls.addSpacing(12)
         controls.addWidget(self.status, 1)
 
@@ -173,6 +223,7 @@ class CompareWindow(QtWidgets.QWidget):
         for column in (self.column_a, self.column_b):
             column.statusMessage.connect(lambda text: self.status.setText(text))
         self.tab_bar.currentChanged.connect(self.show_view)
+        self.layout_combo.currentTextChanged.connect(lambda text: self.splitter.setOrientation(LAYOUTS[text]))
 
         self.set_run_b(run_b, summary_b)
         self.setWindowTitle(f"grokviz compare — {run_name(state_a.run) if state_a.run else 'A'} vs {run_name(run_b)}")

@@ -48,6 +48,8 @@ class AnalysisTab(QtWidgets.QWidget):
         self._computed_key = None
         self.status = QtWidgets.QLabel("Open a run to see this view.")
         self.status.setObjectName("hint")
+        # a long description is cut at the tab's edge instead of widening the tab (e.g. a comparison's half)
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(240)
         self.progress_bar.setTextVisible(False)
