@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from grokviz.gui import dialogs, views
 from grokviz.gui.compare.link import MODE_LABELS, MODES, EpochLink
@@ -224,6 +224,11 @@ class CompareWindow(QtWidgets.QWidget):
             column.statusMessage.connect(lambda text: self.status.setText(text))
         self.tab_bar.currentChanged.connect(self.show_view)
         self.layout_combo.currentTextChanged.connect(lambda text: self.splitter.setOrientation(LAYOUTS[text]))
+        for keys, slot in (("[", lambda: state_a.step_checkpoint(-1)), ("]", lambda: state_a.step_checkpoint(1)),
+                           ("{", lambda: self.state_b.step_checkpoint(-1)),
+                           ("}", lambda: self.state_b.step_checkpoint(1)),
+                           ("P", self.column_a.slider.toggle_play)):
+            QtGui.QShortcut(QtGui.QKeySequence(keys), self, slot)  # [ ] as in the main window; { } (Shift): run B
 
         self.set_run_b(run_b, summary_b)
         self.setWindowTitle(f"grokviz compare — {run_name(state_a.run) if state_a.run else 'A'} vs {run_name(run_b)}")
