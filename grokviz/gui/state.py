@@ -18,6 +18,8 @@ import bisect
 
 from PySide6 import QtCore
 
+from grokviz.gui.epochs import nearest_stored
+
 
 class AppState(QtCore.QObject):
     """The open run, its session, its summary and the current checkpoint epoch.
@@ -102,8 +104,6 @@ class AppState(QtCore.QObject):
         return bisect.bisect_left(self._epochs, self._epoch)
 
     def nearest_epoch(self, epoch: int) -> int | None:
-        from grokviz.gui.compare.link import nearest_stored
-
         return nearest_stored(self._epochs, int(epoch))
 
     def set_checkpoint_epoch(self, epoch: int) -> None:

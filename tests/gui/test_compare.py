@@ -1,5 +1,7 @@
 """File › Compare with…: two runs side by side, one view instance per run, linked checkpoints (issue 16, item 7)."""
 
+from types import SimpleNamespace
+
 from PySide6 import QtCore
 
 from tests.gui.conftest import open_and_wait
@@ -47,6 +49,13 @@ def test_compare_two_runs_with_linked_and_unlinked_sliders(qtbot, window, small_
     assert learned[0].result.epochs == run_a.epochs and learned[1].result.epochs == state_b.epochs
     title = learned[1].histogram_plot.getPlotItem().titleLabel  # fitted to a half-width column
     assert title.opts["size"] == "9pt" and title.minimumWidth() == 0 and title.text
+    # a click on B's learned grid opens that input in B's Explorer, in the comparison
+    view = learned[1].grid_plot.getPlotItem().getViewBox()
+    learned[1]._grid_clicked(SimpleNamespace(scenePos=lambda: view.mapViewToScene(QtCore.QPointF(3, 2))))
+    explorer = compare.column_b.views["Explorer"]
+    assert compare.current_view == "Explorer"
+    qtbot.waitUntil(lambda: explorer.model.tensor is not None and explorer.model.index_of("a") == 2
+                    and explorer.model.index_of("b") == 3, timeout=TIMEOUT)
     compare.layout_combo.setCurrentText("one above the other")
     assert compare.splitter.orientation() == QtCore.Qt.Orientation.Vertical
     # unlinked: each slider moves its own run only

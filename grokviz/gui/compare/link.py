@@ -16,23 +16,13 @@ epoch it was sent) changes nothing, so two states bound both ways never ping-pon
 
 from __future__ import annotations
 
-import bisect
-
 from psygnal import Signal
+
+from grokviz.gui.epochs import nearest_stored
 
 MODES = ("epoch", "fraction")
 MODE_LABELS = {"epoch": "same epoch", "fraction": "same fraction of training"}
 SIDES = ("a", "b")
-
-
-def nearest_stored(epochs, epoch) -> int | None:
-    """The stored epoch nearest ``epoch`` in ascending ``epochs`` (ties: the earlier); None if there are none."""
-    if not epochs:
-        return None
-    epoch = float(epoch)
-    i = bisect.bisect_left(epochs, epoch)
-    candidates = epochs[max(i - 1, 0): i + 1]
-    return int(min(candidates, key=lambda e: (abs(e - epoch), e)))
 
 
 def _other(side: str) -> str:

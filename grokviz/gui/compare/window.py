@@ -16,7 +16,7 @@ import os
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from grokviz.gui import dialogs, views
-from grokviz.gui.compare.link import MODE_LABELS, MODES, EpochLink
+from grokviz.gui.compare.link import MODE_LABELS, MODES, SIDES, EpochLink
 from grokviz.gui.run_panel import CheckpointSlider
 from grokviz.gui.state import AppState
 
@@ -61,6 +61,8 @@ class RunColumn(QtWidgets.QWidget):
     """One run of the comparison: a heading, one view per name (built when first shown), its slider."""
 
     statusMessage = QtCore.Signal(str)
+    inputRequested = QtCore.Signal(str, int, int)  # (side, a, b): a view asks to show that input in the Explorer
+    hookRequested = QtCore.Signal(str, str, str, str)  # (side, hook, position, ordering): likewise for a hook
 
     def __init__(self, side: str, state: AppState, link: EpochLink, names=COMPARED_VIEWS, parent=None):
         super().__init__(parent)
@@ -139,6 +141,11 @@ class RunColumn(QtWidgets.QWidget):
             widget.computed.connect(lambda w=widget: fit_plot_titles(w))
         if isinstance(getattr(widget, "statusMessage", None), QtCore.SignalInstance):
             widget.statusMessage.connect(self.statusMessage)
+        if isinstance(getattr(widget, "openInputInExplorer", None), QtCore.SignalInstance):  # views.py protocol
+            widget.openInputInExplorer.connect(lambda a, b: self.inputRequested.emit(self.side, a, b))
+        if isinstance(getattr(widget, "openInExplorer", None), QtCore.SignalInstance):
+            widget.openInExplorer.connect(
+                lambda hook, position="=", ordering="[c, a]": self.hookRequested.emit(self.side, hook, position, ordering))
         return widget
 
     def cancel(self) -> None:
@@ -222,6 +229,8 @@ class CompareWindow(QtWidgets.QWidget):
         self.state_b.checkpoint_changed.connect(self._b_moved)
         for column in (self.column_a, self.column_b):
             column.statusMessage.connect(lambda text: self.status.setText(text))
+            column.inputRequested.connect(lambda side, a, b: self._explorer(side, "show_input", a, b))
+            column.hookRequested.connect(lambda side, *args: self._explorer(side, "show_hook", *args))
         self.tab_bar.currentChanged.connect(self.show_view)
         self.layout_combo.currentTextChanged.connect(lambda text: self.splitter.setOrientation(LAYOUTS[text]))
         for keys, slot in (("[", lambda: state_a.step_checkpoint(-1)), ("]", lambda: state_a.step_checkpoint(1)),
@@ -273,6 +282,12 @@ class CompareWindow(QtWidgets.QWidget):
         if self.tab_bar.currentIndex() != index:
             self.tab_bar.setCurrentIndex(index)  # calls back here
         return self.column_a.show_view(index), self.column_b.show_view(index)
+
+    def _explorer(self, side: str, method: str, *args) -> None:
+        """Switch both columns to the Explorer and call ``method`` on ``side``'s (a Learned cell, a Symmetry hook)."""
+        explorer = self.show_view("Explorer")[SIDES.index(side)]
+        if hasattr(explorer, method):
+            getattr(explorer, method)(*args)
 
     def views(self, name: str) -> tuple:
         """The (A, B) widgets of the view ``name`` (built if needed, not shown)."""
