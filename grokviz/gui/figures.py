@@ -711,6 +711,16 @@ def write_index(directory, records, title: str, notes: list = ()) -> str:
     return path
 
 
+def figure_set_notes(data: dict) -> list:
+    """The index.html notes of a figure set from :func:`build_figures` data (checkpoint, key
+    frequencies, why a figure is missing)."""
+    notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
+             f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
+    if data["symmetry"]["ragged"]:
+        notes.append("No [c, a] slice: " + data["symmetry"]["note"])
+    return notes
+
+
 def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report=None,
                       max_checkpoints: int = 150, slice_c: int = DEFAULT_SLICE_C, extra_figures=()) -> list:
     """The standard figure set of ``run`` at ``epoch`` (final by default) into ``directory``;
@@ -721,9 +731,5 @@ def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report
     records = render_figures(data, directory, formats, slice_c=slice_c)
     for render in extra_figures:
         records += render(run, directory, formats, data["epoch"])
-    notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
-             f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
-    if data["symmetry"]["ragged"]:
-        notes.append("No [c, a] slice: " + data["symmetry"]["note"])
-    index = write_index(directory, records, f"grokviz figures — {data['label']}", notes)
+    index = write_index(directory, records, f"grokviz figures — {data['label']}", figure_set_notes(data))
     return [f for record in records for f in record.files] + [index]

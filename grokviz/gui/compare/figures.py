@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from grokviz.gui.figures import (FIGURE_SIZE, FigureRecord, build_figures, ensure_application, new_canvas,
-                                 render_figures, save_canvas, write_index)
+from grokviz.gui.figures import (FIGURE_SIZE, FigureRecord, build_figures, ensure_application, figure_set_notes,
+                                 new_canvas, render_figures, save_canvas, write_index)
 
 SIDES = ("a", "b")
 HEADING_HEIGHT = 60  # the paired canvas is this much taller than two figures side by side
@@ -43,14 +43,14 @@ def collecting_writer(directory, formats, label, records, colspan):
 
 
 def collect_figures(run, directory, formats, epoch=None, report=None, max_checkpoints: int = 150,
-                    slice_c=None, extra_figures=()) -> tuple[int, list]:
-    """(epoch, [FigureSpec]) of ``run``'s whole ``grokviz export`` set at ``epoch`` (final by default)."""
+                    slice_c=None, extra_figures=()) -> tuple[int, list, list]:
+    """(epoch, [FigureSpec], index notes) of ``run``'s whole ``grokviz export`` set at ``epoch`` (final by default)."""
     data = build_figures(run, epoch, report=report, max_checkpoints=max_checkpoints)
     options = {} if slice_c is None else {"slice_c": slice_c}
     specs = render_figures(data, directory, formats, writer=collecting_writer, **options)
     for render in extra_figures:
         specs += render(run, directory, formats, data["epoch"], writer=collecting_writer)
-    return data["epoch"], specs
+    return data["epoch"], specs, figure_set_notes(data)
 
 
 def _heading(side: str, spec: FigureSpec, epoch: int) -> str:
@@ -75,13 +75,17 @@ def draw_pair(name: str, pair: dict, epochs: dict, labels: dict, directory, form
     """One canvas: run A's figure ``name`` left, run B's right (a run without it gets a note); saved."""
     width, height = FIGURE_SIZE
     canvas = new_canvas((2 * width, height + HEADING_HEIGHT))
+    grid = canvas.ci.layout
+    half_width = (2 * width - 24 - grid.horizontalSpacing()) / 2  # 12 px canvas margins each side
     csvs = {}
     for col, side in enumerate(SIDES):
+        grid.setColumnFixedWidth(col, half_width)  # equal halves, whatever each side draws
         half = canvas.ci.addLayout(row=0, col=col)
         spec = pair.get(side)
         if spec is None:
             half.addLabel(f"<b>{side.upper()}</b> · {labels[side]} · epoch {epochs[side]:,}: "
-                          f"no “{name}” figure for this run", row=0, col=0, size="11pt", color="#555")
+                          f"no “{name}” figure for this run (index.html says why)", row=0, col=0, size="11pt",
+                          color="#555")
             continue
         half.addLabel(_heading(side, spec, epochs[side]), row=0, col=0, colspan=spec.colspan, size="11pt",
                       color="#333")
@@ -102,21 +106,21 @@ def export_paired_figures(run_a, run_b, directory, formats=("png", "svg"), epoch
     and an index.html; returns the written paths (index.html last)."""
     ensure_application()
     os.makedirs(directory, exist_ok=True)
-    specs, epochs, labels = {}, {}, {}
+    specs, epochs, labels, notes = {}, {}, {}, {}
     for index, (side, run) in enumerate(zip(SIDES, (run_a, run_b))):
         def say(fraction, text, index=index, side=side):
             if report is not None:
                 report((index + fraction) / 2, f"{side.upper()}: {text}")
         at = None if epoch is None else run.nearest_epoch(epoch)
-        epochs[side], specs[side] = collect_figures(run, directory, formats, at, say, max_checkpoints, slice_c,
-                                                    extra_figures)
+        epochs[side], specs[side], notes[side] = collect_figures(run, directory, formats, at, say, max_checkpoints,
+                                                                 slice_c, extra_figures)
         labels[side] = specs[side][0].label if specs[side] else side.upper()
     names = [s.name for s in specs["a"]] + [s.name for s in specs["b"] if s.name not in {t.name for t in specs["a"]}]
     records = []
     for name in sorted(names):
         pair = {side: spec for side in SIDES for spec in specs[side] if spec.name == name}
         records.append(draw_pair(name, pair, epochs, labels, directory, formats))
-    notes = [f"A: {labels['a']}, epoch {epochs['a']}.", f"B: {labels['b']}, epoch {epochs['b']}.",
-             "Each figure shows A on the left and B on the right; NAME_a*.csv and NAME_b*.csv hold each side's data."]
-    index = write_index(directory, records, f"grokviz figures — {labels['a']} vs {labels['b']}", notes)
+    lines = ["Each figure shows A on the left and B on the right; NAME_a*.csv and NAME_b*.csv hold each side's data."]
+    lines += [f"{side.upper()}: {labels[side]}. " + " ".join(notes[side]) for side in SIDES]
+    index = write_index(directory, records, f"grokviz figures — {labels['a']} vs {labels['b']}", lines)
     return [f for record in records for f in record.files] + [index]
