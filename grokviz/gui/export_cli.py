@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                     "and progress measures; each with its CSV, plus index.html. With two run files, every "
                     "figure shows both side by side (A left, B right) and each run's CSVs are written. "
                     "A sweep directory writes the sweep figure.")
-    parser.add_argument("run", help="run file (grokviz, Grokking_Demo or Nanda format), or a sweep directory")
+    parser.add_argument("run", metavar="RUN", help="run file (grokviz, Grokking_Demo or Nanda format), or a sweep directory")
     parser.add_argument("run_b", nargs="?", default=None, metavar="RUN_B",
                         help="a second run file: paired figures of RUN (left) and RUN_B (right)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")

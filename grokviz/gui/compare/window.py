@@ -11,6 +11,7 @@ fraction of training) and, when "One slider for both" is checked, moves either s
 
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -102,9 +103,10 @@ class RunColumn(QtWidgets.QWidget):
         fraction = self.link.fraction(self.side, epoch) if epoch is not None else None
         stage = (f" <span style='color:#666'>({100 * fraction:.0f} % of training, checkpoint "
                  f"{self.state.checkpoint_index + 1} / {len(self.state.epochs)})</span>" if fraction is not None else "")
-        self.heading.setText(f"<b style='color:{color}'>{self.side.upper()}</b> · <b>{run_name(run)}</b> · "
-                             f"{run.task.formula} · epoch <b>{epoch:,}</b>{stage}" if epoch is not None else
-                             f"<b style='color:{color}'>{self.side.upper()}</b> · {run_name(run)}")
+        name, formula = html.escape(run_name(run)), html.escape(run.task.formula)
+        self.heading.setText(f"<b style='color:{color}'>{self.side.upper()}</b> · <b>{name}</b> · "
+                             f"{formula} · epoch <b>{epoch:,}</b>{stage}" if epoch is not None else
+                             f"<b style='color:{color}'>{self.side.upper()}</b> · {name}")
         self.heading.setToolTip(run.path or "")
 
     @staticmethod
@@ -288,10 +290,6 @@ class CompareWindow(QtWidgets.QWidget):
         explorer = self.show_view("Explorer")[SIDES.index(side)]
         if hasattr(explorer, method):
             getattr(explorer, method)(*args)
-
-    def views(self, name: str) -> tuple:
-        """The (A, B) widgets of the view ``name`` (built if needed, not shown)."""
-        return tuple(column.views.get(name) or column._build(name) for column in (self.column_a, self.column_b))
 
     # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
