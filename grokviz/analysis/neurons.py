@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from grokviz.analysis import fourier as F
-from grokviz.analysis.cache import token_axis
+from grokviz.analysis.labelled import token_axis
 from grokviz.analysis.fourier_axes import basis_axis, frequency_axis
 from grokviz.analysis.labelled import Axis, LabelledTensor
 from grokviz.analysis.lastpos import last_position_grid

@@ -18,7 +18,7 @@ import functools
 
 import torch
 
-from grokviz.analysis.cache import token_axis
+from grokviz.analysis.labelled import token_axis
 from grokviz.analysis.labelled import Axis, LabelledTensor
 
 LAYOUTS = ("ab", "ba", "ca", "cb", "ac", "bc")
