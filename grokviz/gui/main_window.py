@@ -249,6 +249,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentWidget(explorer)
         if hasattr(explorer, "show_input"):
             explorer.show_input(a, b)
+            self.statusBar().showMessage(f"Explorer: the input a = {a}, b = {b} (sliders a and b)", 5000)
 
     def install_view(self, name: str) -> bool:
         """Build the view ``name`` from its factory (see :mod:`grokviz.gui.views`); False if none."""
