@@ -1,6 +1,6 @@
 import math
-import pytest
 
+import pytest
 import torch
 
 from grokviz.analysis.neurons import (attention_from_equals, logit_weights_fourier, neuron_clusters,
