@@ -500,6 +500,20 @@ def test_demo_history(demo):
     assert np.isnan(history.train_acc[epochs.index(100)])
 
 
+def test_checkpoint_accuracies_grid_and_chunked_paths_agree(demo, monkeypatch):
+    """Small p takes the table read-out over all p² inputs; large p (or sampled rows) the chunked
+    evaluator: both give the same accuracies."""
+    from grokviz.core.importers import evaluate
+
+    run = grokviz.load_run(demo["path"], task="add")
+    grid, _ = evaluate.checkpoint_accuracies(run)
+    monkeypatch.setattr(evaluate, "GRID_MAX_LOGITS", 0)
+    chunked, _ = evaluate.checkpoint_accuracies(run)
+    assert grid.keys() == chunked.keys() == set(run.epochs)
+    for epoch in run.epochs:
+        assert grid[epoch] == pytest.approx(chunked[epoch])
+
+
 def test_demo_task_inferred_from_trained_model(demo):
     run = grokviz.load_run(demo["trained"])
     assert run.task == INFER_TASK

@@ -68,6 +68,32 @@ class _Evaluator:
         return predictions, losses
 
 
+GRID_MAX_LOGITS = 1 << 24
+"""All p² inputs' logits at once (p³ values, 64 MB) on the table read-out path up to this many
+(p ≤ 256); larger runs go through :class:`_Evaluator`'s chunks."""
+GRID_ROW_CHUNK = 2048
+
+
+@torch.inference_mode()
+def grid_predictions(state: dict) -> torch.Tensor:
+    """Predicted class of every input a·p + b, from the attention tables
+    (:class:`~grokviz.core.lastpos.grid.GridReadout`: ``pre`` and the direct logits by one
+    ``embedding_bag`` each; the neurons' logits through W_out·W_U in blocks): 1.2–1.35× faster than
+    :class:`_Evaluator` at p = 113 (median per checkpoint 79 vs 106 ms and, on a busier VM, 214 vs
+    261 ms; same predictions)."""
+    from grokviz.core.lastpos.grid import GridReadout
+    from grokviz.core.weights import Weights
+
+    w = Weights.of({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    readout = GridReadout.of(w)
+    logits = readout.direct_logits()
+    w_logit = w.w_logit
+    for start in range(0, len(logits), GRID_ROW_CHUNK):
+        rows = slice(start, start + GRID_ROW_CHUNK)
+        logits[rows].addmm_(readout.pre(rows).relu_(), w_logit)
+    return logits.argmax(-1)
+
+
 def sample_rows(rows: torch.Tensor, limit: int | None = None) -> torch.Tensor:
     """``rows``, or a fixed random sample of ``limit`` of them (sorted) if there are more."""
     limit = budgets.MAX_EVALUATION_ROWS if limit is None else limit
@@ -123,13 +149,19 @@ def checkpoint_accuracies(run, epochs=None, on_each=None, cancel=None) -> tuple[
     train_rows, test_rows = run.indices()
     train, test, train_labels, test_labels = _split_rows(run.task, train_rows, test_rows, notes)
     evaluator = _Evaluator(run.model_config)
+    p = run.p
+    whole_grid = len(train) == len(train_rows) and len(test) == len(test_rows) and p ** 3 <= GRID_MAX_LOGITS
     out = {}
     for done, epoch in enumerate(epochs, 1):
         if cancel is not None and cancel():
             break
         state = run.state_dict(epoch)
-        train_pred, _ = evaluator.scores(state, train)
-        test_pred, _ = evaluator.scores(state, test)
+        if whole_grid:
+            predictions = grid_predictions(state)
+            train_pred, test_pred = predictions[train], predictions[test]
+        else:
+            train_pred, _ = evaluator.scores(state, train)
+            test_pred, _ = evaluator.scores(state, test)
         out[int(epoch)] = (_accuracy(train_pred, train_labels), _accuracy(test_pred, test_labels))
         if on_each is not None:
             on_each(done, len(epochs), int(epoch))
