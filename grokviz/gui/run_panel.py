@@ -17,7 +17,7 @@ def _fmt_loss(value) -> str:
 
 
 def _fmt_pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.2f} %"
+    return "—" if value is None or value != value else f"{value * 100:.2f} %"  # None or NaN (not evaluated there)
 
 
 def _elide_path(path: str, width: int = 34) -> str:

@@ -363,6 +363,7 @@ class TrainingView(QtWidgets.QWidget):
 
         self.stats = QtWidgets.QLabel("")
         self.stats.setObjectName("viewSubtitle")
+        self.stats.setWordWrap(True)  # a long line must not set the window's minimum width
 
         plots = QtWidgets.QWidget()
         plots_layout = QtWidgets.QVBoxLayout(plots)
@@ -494,11 +495,16 @@ class TrainingView(QtWidgets.QWidget):
         elif phases is None or phases.basis == "accuracy":
             grokked_text = f"grokked at {grokked:,}"
         elif phases.basis == "loss bound":
-            grokked_text = f"grokked by {grokked:,} (bound: test loss < 0.01·ln 2 ⇒ test accuracy ≥ 99 %)"
+            grokked_text = f"grokked by {grokked:,} (bound: test loss < 0.01·ln 2 ⇒ acc ≥ 99 %)"
         else:
             grokked_text = f"grokked by {grokked:,} ({phases.basis})"
+        accuracy = f"test accuracy {last['test_acc'] * 100:.1f} %"
+        known = np.nonzero(np.isfinite(np.asarray(run.history.test_acc, dtype=float)))[0]
+        if not math.isfinite(last["test_acc"]):  # losses-only: the history ends past the last weights
+            accuracy = (f"test accuracy {run.history.test_acc[known[-1]] * 100:.1f} % at epoch "
+                        f"{int(run.history.epoch[known[-1]]):,}" if len(known) else "test accuracy —")
         text = (f"{run.status} · {run.epochs_trained} epochs · train loss {last['train_loss']:.3g} · "
-                f"test loss {last['test_loss']:.3g} · test accuracy {last['test_acc'] * 100:.1f} % · {grokked_text}")
+                f"test loss {last['test_loss']:.3g} · {accuracy} · {grokked_text}")
         if self.points_mode:
             text += "\nlosses-only history: accuracy from the weights at each stored checkpoint, drawn as points"
         return text

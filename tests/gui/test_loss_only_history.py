@@ -36,6 +36,7 @@ def test_checkpoint_accuracies_drawn_as_points(qtbot, tmp_path):
     memorised_line, grokked_line = view.phase_lines["memorised"][0], view.phase_lines["grokked"][0]
     assert memorised_line.value() == 1400 and grokked_line.value() == phases.grokked_epoch < run.epochs[-1]
     assert "by" in grokked_label(grokked_line) and "grokked by" in view.stats.text()
+    assert "nan" not in view.stats.text()  # the history ends past the last weights: their accuracy is shown
 
     # the exported figure and its CSV have the same points
     written = view.export_figures(tmp_path)
