@@ -81,7 +81,7 @@ class CoordinateMap:
         if self.is_identity:
             return token_name
         if self.name == "discrete_log":
-            return f"{self.symbol} = {self.formula} {token_name}  (in Z_{self.n})"
+            return f"{self.symbol} = {self.formula} {token_name} (in Z_{self.n})"
         return f"{self.symbol} = {self.formula.replace('t', token_name)} mod {self.n}"
 
     def tick(self, value: int, token_name: str = "a") -> str:

@@ -116,3 +116,25 @@ def test_symmetry_tab_on_pow_names_the_coordinate_and_opens_cu(qtbot, pow_run):
     with qtbot.waitSignal(tab.openInExplorer, timeout=1000) as blocker:
         tab.open_hook("blocks.0.hook_resid_mid")
     assert blocker.args == ["blocks.0.hook_resid_mid", "=", "[c, u]"]
+
+
+def test_spectrum_tab_on_mul_draws_over_discrete_logs(qtbot, mul_run):
+    """mul: (u, v) = (log_g a, log_g b) in Z_22; the zero tokens are outside the group (no cell)."""
+    import numpy as np
+
+    from grokviz.core.coordinates import primitive_root
+    from grokviz.gui.state import AppState
+    from grokviz.gui.tabs.spectrum import SpectrumView
+
+    state = AppState()
+    state.set_run(mul_run)
+    tab = SpectrumView(state)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    image = tab._images["post"]
+    assert image.shape == (22, 22) and np.isfinite(image).all()
+    g = primitive_root(23)
+    neuron = tab.neuron
+    assert image[1, 2] == tab.result["post"][g, g * g % 23, neuron]  # u = 1 ↔ a = g, v = 2 ↔ b = g²
+    assert tab.post_image.getPlotItem().getAxis("left").labelText == f"u = log_{g} a (in Z_22)"
