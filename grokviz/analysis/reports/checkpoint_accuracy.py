@@ -25,8 +25,9 @@ def checkpoint_accuracy(session, epoch, on_progress=None, cancel=None):
     """Train and test accuracy of the full model at every stored checkpoint, from the weights.
 
     Computed here, lazily, rather than when a file is imported: at p = 113 one checkpoint takes
-    ~0.1 s (all p² inputs; :mod:`grokviz.core.importers.evaluate`), so a 250-checkpoint file would
-    load 15–25 s slower; the app runs this report in a worker once the run is open."""
+    20–30 ms (quiet 2-core VM; 100–400 ms busy; all p² inputs, :mod:`grokviz.core.importers.evaluate`),
+    so a 250-checkpoint file would load 6–60 s slower; the app runs this report in a worker once
+    the run is open, and the session keeps the result."""
     from grokviz.analysis.phases import is_loss_only
     from grokviz.core.importers.evaluate import checkpoint_accuracies
 

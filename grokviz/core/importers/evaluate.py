@@ -8,9 +8,11 @@ a fixed random sample of that many rows is evaluated, and the run's notes say so
 At import only the final weights are evaluated (accuracy, and the losses the file may lack).
 Accuracies at every stored checkpoint (:func:`checkpoint_accuracies`) are computed lazily, by the
 ``checkpoint_accuracy`` report (grokviz.analysis.reports), not here: one checkpoint costs
-66–520 ms at p = 113 (d_model 128, d_mlp 512; all 12,769 inputs; median ~100 ms on this shared
-2-core VM), so the 250 checkpoints of a Nanda file would add 17–25 s to a load that otherwise
-takes ~1.5 s. The app computes them in a worker after the run is open and draws them as points.
+20–30 ms at p = 113 (d_model 128, d_mlp 512, all 12,769 inputs, :func:`grid_predictions`) on a
+quiet 2-core VM and 100–400 ms on a busy one, so the 250 checkpoints of a Nanda file would add
+6–60 s to a load of its weights that takes 1–2 s for two checkpoints (measured: loading a
+250-checkpoint look-alike took 21–42 s with 32 checkpoints evaluated at import, 8–18 s without,
+same runs, busy VM). The app computes them in a worker once the run is open and draws them as points.
 """
 
 from __future__ import annotations
@@ -78,9 +80,9 @@ GRID_ROW_CHUNK = 2048
 def grid_predictions(state: dict) -> torch.Tensor:
     """Predicted class of every input a·p + b, from the attention tables
     (:class:`~grokviz.core.lastpos.grid.GridReadout`: ``pre`` and the direct logits by one
-    ``embedding_bag`` each; the neurons' logits through W_out·W_U in blocks): 1.2–1.35× faster than
-    :class:`_Evaluator` at p = 113 (median per checkpoint 79 vs 106 ms and, on a busier VM, 214 vs
-    261 ms; same predictions)."""
+    ``embedding_bag`` each; the neurons' logits through W_out·W_U in blocks): 1.2–1.6× faster than
+    :class:`_Evaluator` at p = 113 (median per checkpoint 24 vs 40 ms on a quiet VM, 115 vs 139 ms
+    on a busy one; same predictions)."""
     from grokviz.core.lastpos.grid import GridReadout
     from grokviz.core.weights import Weights
 
