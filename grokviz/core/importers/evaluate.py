@@ -11,7 +11,7 @@ Accuracies at every stored checkpoint (:func:`checkpoint_accuracies`) are comput
 20–30 ms at p = 113 (d_model 128, d_mlp 512, all 12,769 inputs, :func:`grid_predictions`) on a
 quiet 2-core VM and 100–400 ms on a busy one, so the 250 checkpoints of a Nanda file would add
 6–60 s to a load of its weights that takes 1–2 s for two checkpoints (measured: loading a
-250-checkpoint look-alike took 21–42 s with 32 checkpoints evaluated at import, 8–18 s without,
+250-checkpoint look-alike took 19–42 s with 32 checkpoints evaluated at import, 8–18 s without,
 same runs, busy VM). The app computes them in a worker once the run is open and draws them as points.
 """
 
