@@ -113,41 +113,12 @@ def _check_output(flag: str, path: Path, force: bool, resuming: Path | None = No
                                    + ("" if resuming is not None else ", or --resume it to continue that run"))
 
 
-class _Saver:
-    """``on_save`` for the trainer: a failed save is one line and never loses the run in memory.
+def _saver(out: Path):
+    """The crash- and full-disk-safe saver (:class:`~grokviz.core.fallback_save.FallbackSaver`),
+    reporting on stderr."""
+    from grokviz.core.fallback_save import FallbackSaver
 
-    On a failure it writes to a fallback file next to the output, else in the temp directory,
-    says where, and keeps saving there; :attr:`path` is where the run is (None: nowhere).
-    """
-
-    def __init__(self, out: Path):
-        import os
-        import tempfile
-        import time
-
-        name = f"{out.stem}.unsaved-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{out.suffix or '.pt'}"
-        self.out, self.path, self.failed = out, out, []
-        self.targets = list(dict.fromkeys([out, out.with_name(name), Path(tempfile.gettempdir()) / name]))
-
-    def __call__(self, run) -> None:
-        from grokviz.core.atomic import SaveError
-        from grokviz.core.errors import display_path
-        from grokviz.core.runfile import save_run
-
-        start = self.targets.index(self.path) if self.path is not None else 0
-        for target in self.targets[start:] + self.targets[:start]:
-            try:
-                save_run(run, target)
-            except SaveError as error:
-                if str(error) not in self.failed:
-                    self.failed.append(str(error))
-                    print(f"grokviz: {error}", file=sys.stderr)
-                continue
-            if target != self.path:
-                print(f"grokviz: saved the run to {display_path(target)} instead", file=sys.stderr)
-            self.path = target
-            return
-        self.path = None
+    return FallbackSaver(out, lambda line: print(f"grokviz: {line}", file=sys.stderr))
 
 
 def cmd_train(args) -> int:
@@ -210,7 +181,7 @@ def cmd_train(args) -> int:
         print("\ngrokviz: stopping after this epoch and saving (Ctrl-C again to abort)", file=sys.stderr)
         control.cancel()
 
-    saver = _Saver(out)
+    saver = _saver(out)
     save = saver
     live = None
     if not args.no_progress_measures:  # measured at each checkpoint and stored (grokviz.analysis.live)
@@ -318,7 +289,7 @@ def cmd_convert(args) -> int:
     from grokviz.analysis.progress import progress_measures
 
     progress_measures(run)  # computed once (reused when stored), kept in the converted file
-    saver = _Saver(output)
+    saver = _saver(output)
     saver(run)
     if saver.path is None:
         return _fail(f"the converted run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
