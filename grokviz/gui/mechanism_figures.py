@@ -472,7 +472,8 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     figure("11_training_dynamics", "Training dynamics",
            "Weight trajectory (PCA of the flattened weights over checkpoints; per-group paths in the CSVs), step size "
            "per checkpoint interval, the fraction of training inputs whose float32 softmax has collapsed "
-           f"(final {collapse.collapsed[-1]:.3f}), and per neuron the share of its variance in its final cluster.",
+           f"(final {collapse.collapsed[-1]:.3f}), and per neuron the share of its variance in its final cluster."
+           + (f" Note: {collapse.note}." if collapse.note else ""),
            draw_dynamics, csvs)
     return records
 

@@ -51,3 +51,26 @@ def test_reports_on_a_trained_run(small_run):
     parts = sum(trajectory.steps[g][0] ** 2 for g in ("embed", "attention", "mlp", "unembed"))
     assert parts == pytest.approx(trajectory.steps["model"][0] ** 2)
     json.dumps(session.report_json("weight_trajectory"))
+
+
+def test_collapse_report_names_the_runs_loss():
+    """The collapsed fraction is the float32 softmax's for every run; a StableMax run's report says so."""
+    from grokviz.core.config import ModelConfig, TrainConfig
+    from grokviz.core.data import SplitSpec
+    from grokviz.core.tasks import Task
+    from grokviz.core.training import train
+    from tests.conftest import SMALL_DIMS
+
+    run = train(Task("add", 13), SplitSpec(frac_train=0.5), ModelConfig(p=13, **SMALL_DIMS),
+                TrainConfig(epochs=40, checkpoint_every=20, device="cpu", loss="stablemax"))
+    session = RunSession(run)
+    value = session.report_json("softmax_collapse", 40)
+    assert value["training_loss"] == "stablemax" and "stablemax" in value["note"]
+    assert "float32 softmax" in value["measures"] and 0.0 <= value["collapsed_fraction"] <= 1.0
+    history = session.report_json("softmax_collapse_history")
+    assert history["training_loss"] == "stablemax" and len(history["collapsed"]) == 3
+
+
+def test_collapse_report_of_a_cross_entropy_run_has_no_note(small_run):
+    value = RunSession(small_run).report_json("softmax_collapse", small_run.epochs[-1])
+    assert value["training_loss"] == "cross_entropy" and value["note"] is None

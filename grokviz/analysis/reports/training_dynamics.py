@@ -7,19 +7,54 @@ from dataclasses import dataclass
 from grokviz.analysis.reports import report
 
 
+COLLAPSE_MEASURES = ("the float32 softmax of the logits (Prieto et al.'s definition, design.md §6b), whatever "
+                     "loss the run was trained with")
+
+
+def _loss_note(session) -> str | None:
+    """What the collapsed fraction means for a run not trained on the softmax (None for cross-entropy runs)."""
+    if session.run.train_config.loss == "cross_entropy":
+        return None
+    return (f"this run was trained with the {session.run.train_config.loss} loss: a collapsed input here has "
+            "a float32 softmax of exactly 1 at its label, but the run's own loss still has a gradient there")
+
+
+@dataclass(frozen=True)
+class SoftmaxCollapse:
+    """``fraction`` of the training inputs whose float32 softmax gives the label exactly 1.0, with the
+    loss the run was trained with (``training_loss``) and what the fraction measures."""
+
+    fraction: float
+    training_loss: str
+    note: str | None = None
+
+    def to_json(self) -> dict:
+        return {"collapsed_fraction": self.fraction, "measures": COLLAPSE_MEASURES,
+                "training_loss": self.training_loss, "note": self.note}
+
+
 @report("softmax_collapse", "Softmax collapse")
 def softmax_collapse(session, epoch):
     """Fraction of training inputs whose float32 softmax gives the correct class exactly 1.0."""
     from grokviz.analysis.training_dynamics import softmax_collapse as measure
 
     train_rows, _ = session.run.indices()
-    return measure(session.run.state_dict(epoch), session.task, train_rows)
+    fraction = measure(session.run.state_dict(epoch), session.task, train_rows)
+    return SoftmaxCollapse(fraction, session.run.train_config.loss, _loss_note(session))
 
 
 @dataclass(frozen=True)
 class CollapseHistory:
+    """The collapsed fraction per checkpoint (the float32 softmax's, whatever the run's ``training_loss``)."""
+
     epochs: list
     collapsed: list
+    training_loss: str = "cross_entropy"
+    note: str | None = None
+
+    def to_json(self) -> dict:
+        return {"epochs": self.epochs, "collapsed": self.collapsed, "measures": COLLAPSE_MEASURES,
+                "training_loss": self.training_loss, "note": self.note}
 
 
 @report("softmax_collapse_history", "Softmax collapse over training", per_checkpoint=False)
@@ -28,7 +63,9 @@ def softmax_collapse_history(session, epoch, on_progress=None, cancel=None):
     from grokviz.analysis.reports.series import over_checkpoints
 
     epochs = list(session.epochs)
-    return CollapseHistory(epochs, over_checkpoints(session, "softmax_collapse", epochs, on_progress, cancel))
+    values = over_checkpoints(session, "softmax_collapse", epochs, on_progress, cancel)
+    return CollapseHistory(epochs, [value.fraction for value in values], session.run.train_config.loss,
+                           _loss_note(session))
 
 
 @report("weight_trajectory", "Weight trajectory", per_checkpoint=False)
