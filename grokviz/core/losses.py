@@ -28,6 +28,12 @@ def stablemax_s(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, x.clamp_min(0) + 1, 1 / (1 - x.clamp_max(0)))
 
 
+def stablemax_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """StableMax probabilities s(z_i)/Σ_j s(z_j) over the last axis, in the logits' own dtype."""
+    values = stablemax_s(logits)
+    return values / values.sum(-1, keepdim=True)
+
+
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
     """log StableMax probabilities in float64 (differentiable)."""
     values = stablemax_s(logits.to(torch.float64))

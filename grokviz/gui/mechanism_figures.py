@@ -305,15 +305,32 @@ GROUP_LABELS = {"model": "whole model", "embed": "embed (W_E, W_pos)", "attentio
                 "mlp": "MLP (W_in, W_out)", "unembed": "unembed (W_U)"}
 
 
+def _own_loss_curve(history):
+    """The collapse under a StableMax run's own loss (None for cross-entropy runs: it is the softmax's)."""
+    own = getattr(history, "own_loss_collapsed", None)
+    return own if own is not None and getattr(history, "training_loss", "cross_entropy") != "cross_entropy" else None
+
+
 def collapse_csv(history) -> CurveData:
-    return CurveData(x_label="epoch", comment="fraction of training inputs whose float32 softmax gives the correct "
-                                            "class exactly 1.0 (Prieto et al. 2025)").add(
+    data = CurveData(x_label="epoch", comment="fraction of training inputs whose float32 softmax gives the correct "
+                                              "class exactly 1.0 (Prieto et al. 2025)"
+                                              + (f"; {history.note}" if getattr(history, "note", None) else "")).add(
         "collapsed_fraction", history.epochs, history.collapsed)
+    own = _own_loss_curve(history)
+    if own is not None:
+        data.add(f"collapsed_under_{history.training_loss}", history.epochs, own)
+    return data
 
 
 def draw_collapse(plot: pg.PlotItem, history, epoch=None):
+    own = _own_loss_curve(history)
+    if own is not None:  # a StableMax run: the softmax's collapse is not its loss's, both shown
+        _legend(plot)
     plot.addItem(curve(history.epochs, history.collapsed, pen=pg.mkPen("#CC79A7", width=2), symbol="o", symbolSize=4,
-                       symbolBrush="#CC79A7", symbolPen=None))
+                       symbolBrush="#CC79A7", symbolPen=None, name="softmax" if own is not None else None))
+    if own is not None:
+        plot.addItem(curve(history.epochs, own, pen=pg.mkPen("#009E73", width=2), symbol="t", symbolSize=5,
+                           symbolBrush="#009E73", symbolPen=None, name=f"{history.training_loss} (the run's loss)"))
     style_plot(plot, "Softmax collapse: training inputs with p_correct = 1.0 in float32", "epoch", "fraction")
     plot.setYRange(0, 1.02, padding=0)
     return add_cursor(plot, epoch)
