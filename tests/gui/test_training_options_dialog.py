@@ -50,6 +50,10 @@ def test_dialog_options_reach_the_trainer_file_and_run_panel(qtbot, tmp_path):
     panel.show_training(job)  # while training: the job's recipe
     assert "StableMax cross-entropy" in panel.values["recipe"].text()
     panel.show_training(None)
+    from grokviz.core.quickread import read_preview
+
+    panel.show_preview(read_preview(out))  # before the engine has loaded: read straight from the file
+    assert "StableMax cross-entropy" in panel.values["recipe"].text()
     state.set_run(saved)  # the opened run's facts
     recipe = panel.values["recipe"].text()
     assert "StableMax cross-entropy" in recipe and "⊥AdamW" in recipe
