@@ -6,6 +6,10 @@ epochs, plus epoch 0 and the final weights) stored in float16; the full-precisio
 checkpoints can be written too with ``--full PATH``.
 
     python scripts/make_example.py [--out resources/example_run.pt] [--full full_run.pt]
+    python scripts/make_example.py --resave   # rewrite the example in the current file format
+
+``--resave`` keeps the trained weights and history, writes the current format (with its
+checksum) and stores the progress measures, so the app and ``analyze --progress`` read them.
 """
 
 from __future__ import annotations
@@ -35,12 +39,26 @@ def thin(run, every: int):
                    checkpoints=[run.checkpoints[i] for i in keep], resume_state=None)
 
 
+def resave(path: Path) -> int:
+    from grokviz.analysis.progress import progress_measures
+    from grokviz.core.runfile import load_run
+
+    run = load_run(path)
+    progress_measures(run)  # kept on run.progress, so saving stores them
+    save_run(run, path, storage_dtype=torch.float16)
+    print(f"rewrote {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "resources" / "example_run.pt"))
     parser.add_argument("--full", default=None, help="also write the full run here")
     parser.add_argument("--epochs", type=int, default=25_000)
+    parser.add_argument("--resave", action="store_true", help="rewrite --out in the current format instead of training")
     args = parser.parse_args(argv)
+    if args.resave:
+        return resave(Path(args.out))
     task = Task("add", 113)
     config = TrainConfig(epochs=args.epochs, device="cpu")
     bar = ProgressBar(config.epochs)

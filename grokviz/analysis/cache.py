@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import torch
 
-from grokviz.analysis.labelled import Axis, LabelledTensor
+from grokviz.analysis.labelled import Axis, LabelledTensor, token_axis
 from grokviz.core.data import all_tokens
 from grokviz.core.model import HOOK_NAMES
 
@@ -47,10 +47,6 @@ def hook_axes(hook: str, cfg) -> tuple:
     if hook == "logits":
         return (pos, Axis("logit", cfg.p, "token", tuple(str(i) for i in range(cfg.p))))
     return (pos, Axis("d_model", cfg.d_model))
-
-
-def token_axis(name: str, p: int) -> Axis:
-    return Axis(name, p, "token", tuple(str(i) for i in range(p)))
 
 
 def _bytes_per_input(cfg, hooks) -> int:

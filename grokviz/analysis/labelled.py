@@ -22,6 +22,11 @@ class Axis:
         return str(self.ticks[index]) if self.ticks is not None else str(index)
 
 
+def token_axis(name: str, p: int) -> Axis:
+    """An axis over the p tokens, labelled by their values."""
+    return Axis(name, p, "token", tuple(str(i) for i in range(p)))
+
+
 @dataclass(frozen=True)
 class LabelledTensor:
     """``data`` with one :class:`Axis` per dimension.

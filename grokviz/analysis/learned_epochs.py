@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from grokviz.analysis.cache import token_axis
+from grokviz.analysis.labelled import token_axis
 from grokviz.analysis.labelled import LabelledTensor
 from grokviz.analysis.lastpos import last_position_grid
 

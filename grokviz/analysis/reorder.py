@@ -18,7 +18,7 @@ import functools
 
 import torch
 
-from grokviz.analysis.cache import token_axis
+from grokviz.analysis.labelled import token_axis
 from grokviz.analysis.labelled import Axis, LabelledTensor
 
 LAYOUTS = ("ab", "ba", "ca", "cb", "ac", "bc")
@@ -150,6 +150,17 @@ def layout_table(task, layout: str):
     valid = counts == 1
     table[~valid] = 0
     return table.view(x_size, y_size), valid.view(x_size, y_size), counts.view(x_size, y_size)
+
+
+def input_of_cell(task, layout, first: int, second: int) -> tuple[int, int] | None:
+    """The input (a, b) at the cell (first, second) of ``layout`` — the values on its two axes, e.g.
+    (c, a) for ``"ca"`` — or None where the cell holds no single input (a ragged cell, or outside)."""
+    x_name, y_name = _parse_layout(layout)
+    rows, valid, _ = layout_table(task, x_name + y_name)
+    first, second = int(first), int(second)
+    if not (0 <= first < rows.shape[0] and 0 <= second < rows.shape[1]) or not bool(valid[first, second]):
+        return None
+    return divmod(int(rows[first, second]), task.p)
 
 
 def layout_note(task, layout: str) -> str:

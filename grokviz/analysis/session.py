@@ -72,17 +72,29 @@ class RunSession:
     """
 
     def __init__(self, run, *, max_cache_bytes: int = 512 << 20, max_cached_checkpoints: int = 2):
-        from grokviz.analysis.cache import ActivationStore
-
         self.run = run
         self._models = _KeyedCache(MODEL_CACHE_SIZE)
         self._reports = _KeyedCache(REPORT_CACHE_SIZE)
         self._large_reports = _KeyedCache(LARGE_REPORT_CACHE_SIZE)
         self._store_lock = threading.RLock()
-        # the store runs hooked forwards (run_with_cache adds hooks to the module while it runs): it
-        # builds its own module per checkpoint (its default, run.model) so no other thread's forward on
-        # a shared model sees them
-        self.store = ActivationStore(run, max_bytes=max_cache_bytes, max_checkpoints=max_cached_checkpoints)
+        self._store_limits = (max_cache_bytes, max_cached_checkpoints)
+        self._store = None
+
+    @property
+    def store(self):
+        """The activation store, made on first use: it needs the hooked module (TransformerLens,
+        ~1.5 s to import), which reports that read stored data or state dicts never do.
+
+        The store runs hooked forwards (run_with_cache adds hooks to the module while it runs): it
+        builds its own module per checkpoint (its default, run.model) so no other thread's forward on
+        a shared model sees them."""
+        with self._store_lock:
+            if self._store is None:
+                from grokviz.analysis.cache import ActivationStore
+
+                max_bytes, max_checkpoints = self._store_limits
+                self._store = ActivationStore(self.run, max_bytes=max_bytes, max_checkpoints=max_checkpoints)
+            return self._store
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -158,7 +170,8 @@ class RunSession:
         self._large_reports.clear()
         self._models.clear()
         with self._store_lock:
-            self.store.clear()
+            if self._store is not None:
+                self._store.clear()
 
 
 _SESSION_ATTRIBUTE = "_grokviz_session"

@@ -35,6 +35,7 @@ N_CHECKPOINTS = 250
 END_TO_END_CHECKPOINTS = 100
 TARGET_END_TO_END_SPEEDUP = 40.0
 MAINLINE_KEY_FREQS = (14, 35, 41, 42, 52)
+_INTERPRETER_START = time.perf_counter()  # a child sets it to its own start (notebook_end_to_end)
 
 
 def synthetic_run(p: int = 113, n_checkpoints: int = N_CHECKPOINTS, seed: int = 0):
@@ -87,19 +88,22 @@ def cache_seconds(run, repeats: int = 3) -> tuple[float, float]:
     return best
 
 
-def notebook_seconds_per_checkpoint(run, key_freqs, n: int = 3) -> float:
-    """The notebook's way: full run_with_cache per checkpoint + cos cube + loss recomputation."""
+def notebook_seconds_per_checkpoint(run, key_freqs, n: int = 3, with_cube_seconds: bool = False):
+    """The notebook's way: full run_with_cache per checkpoint + cos cube + loss recomputation
+    (seconds per checkpoint; with ``with_cube_seconds``, also the time to build the cube once)."""
     from grokviz.core.data import all_tokens
 
     p = run.p
     a = torch.arange(p)[:, None, None]
     b = torch.arange(p)[None, :, None]
     c = torch.arange(p)[None, None, :]
+    cube_began = time.perf_counter()
     cube = []
     for k in range(1, p // 2 + 1):
         wave = torch.cos(2 * math.pi * k / p * (a + b - c))
         cube.append(wave / wave.norm())
     cube = torch.stack(cube)  # [p/2, p, p, p] (~323 MB at p = 113)
+    cube_seconds = time.perf_counter() - cube_began
     tokens, labels = all_tokens(p), run.labels()
     train_rows, test_rows = run.indices()
     epochs = run.epochs[:n]
@@ -117,7 +121,8 @@ def notebook_seconds_per_checkpoint(run, key_freqs, n: int = 3) -> float:
                 wave = wave / wave.norm()
                 post = post - (post * wave).sum(0) * wave
             (post @ model.blocks[0].mlp.W_out @ model.unembed.W_U)
-    return (time.perf_counter() - start) / len(epochs)
+    per_checkpoint = (time.perf_counter() - start) / len(epochs)
+    return (per_checkpoint, cube_seconds) if with_cube_seconds else per_checkpoint
 
 
 def peak_rss_kb() -> int:
@@ -169,10 +174,47 @@ def progress_in_child(p: int = 113, n_checkpoints: int = N_CHECKPOINTS, threads:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _notebook_child(path: str, checkpoints: int) -> dict:
+    """In a fresh interpreter, the notebook's way from the start: import torch and
+    TransformerLens, load the run, build the cos cube, then measure ``checkpoints`` checkpoints
+    (:func:`notebook_seconds_per_checkpoint`). Setup is timed from interpreter start."""
+    import transformer_lens  # noqa: F401  (the notebook's import, part of its start-up)
+
+    import grokviz
+
+    run = grokviz.load_run(path)
+    setup = time.perf_counter() - _INTERPRETER_START  # cube building is inside the per-checkpoint call
+    per_checkpoint, cube_seconds = notebook_seconds_per_checkpoint(run, bench_key_freqs(run.p), checkpoints,
+                                                                   with_cube_seconds=True)
+    return {"setup_seconds": setup + cube_seconds, "seconds_per_checkpoint": per_checkpoint}
+
+
+def notebook_end_to_end(path: str, checkpoints: int, measured: int = 3) -> dict:
+    """The notebook method end to end for ``checkpoints`` checkpoints of the run at ``path``:
+    its measured start-up (process, imports, load, cos cube) plus ``measured`` checkpoints timed
+    and scaled to ``checkpoints``."""
+    from grokviz.training_process import child_environment
+
+    code = ("import time; _t = time.perf_counter(); import grokviz.bench.analysis as b; "
+            "b._INTERPRETER_START = _t; import json; "
+            f"print(json.dumps(b._notebook_child({path!r}, {int(measured)})))")
+    began = time.perf_counter()
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                            timeout=3600, env=child_environment()).stdout
+    child = json.loads(output.strip().splitlines()[-1])
+    launch = time.perf_counter() - began - child["setup_seconds"] - child["seconds_per_checkpoint"] * measured
+    seconds = max(launch, 0.0) + child["setup_seconds"] + child["seconds_per_checkpoint"] * checkpoints
+    return {"seconds": seconds, **child}
+
+
 def progress_end_to_end(p: int = 113, n_checkpoints: int = END_TO_END_CHECKPOINTS, repeats: int = 3) -> dict:
-    """``grokviz analyze RUN --progress`` on a freshly trained run of ``n_checkpoints`` checkpoints,
-    timed from process start to exit. ``grokviz train`` stores the progress measures while it
-    trains (:mod:`grokviz.analysis.live`), so analyze reads them instead of recomputing."""
+    """``grokviz analyze RUN --report progress`` on a freshly trained run of ``n_checkpoints``
+    checkpoints, timed from process start to exit, against the notebook method end to end on the
+    same file (:func:`notebook_end_to_end`). ``grokviz train`` stores the progress measures while
+    it trains (:mod:`grokviz.analysis.live`), so analyze reads them instead of recomputing; it
+    still opens the run and finds the final model's key frequencies (to check the stored records
+    were taken at them). ``full_analysis_s``: ``grokviz analyze RUN --progress`` (the whole final
+    checkpoint's analysis as well: symmetry over every hook, attention, …), for reference."""
     from grokviz.training_process import child_environment
 
     every = 10
@@ -184,15 +226,24 @@ def progress_end_to_end(p: int = 113, n_checkpoints: int = END_TO_END_CHECKPOINT
                         "--checkpoint-every", str(every), "--out", path, "--device", "cpu", "--save-every", "1e9"],
                        check=True, capture_output=True, text=True, timeout=3600, env=child_environment())
         train_s = time.perf_counter() - began
-        runs = []
-        for _ in range(repeats):
+
+        def timed(*options) -> tuple[float, str]:
             began = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "grokviz", "analyze", path, "--progress", "--json"],
+            done = subprocess.run([sys.executable, "-m", "grokviz", "analyze", path, *options, "--json"],
                                   check=True, capture_output=True, text=True, timeout=3600, env=child_environment())
-            runs.append(time.perf_counter() - began)
-        rows = len(json.loads(done.stdout)["progress"])
+            return time.perf_counter() - began, done.stdout
+
+        runs, notebook = [], []
+        for _ in range(repeats):  # interleaved, so both see the same drift of the VM
+            seconds, stdout = timed("--report", "progress")
+            runs.append(seconds)
+            notebook.append(notebook_end_to_end(path, n_checkpoints)["seconds"])
+        rows = len(json.loads(stdout)["table"]["epochs"])
+        full, _ = timed("--progress")
+    speedups = [n / r for n, r in zip(notebook, runs)]
     return {"seconds": statistics.median(runs), "runs_s": runs, "checkpoints": rows, "train_seconds": train_s,
-            "epochs": epochs}
+            "epochs": epochs, "notebook_s": statistics.median(notebook), "notebook_runs_s": notebook,
+            "speedup": statistics.median(speedups), "speedups": speedups, "full_analysis_s": full}
 
 
 def run_benchmark(args) -> dict:
@@ -209,16 +260,20 @@ def run_benchmark(args) -> dict:
     baseline = notebook_seconds_per_checkpoint(run, bench_key_freqs(p), 2 if quick else 3)
     log(f"  notebook method: {baseline:.2f} s per checkpoint → {baseline * N_CHECKPOINTS:.0f} s for {N_CHECKPOINTS}")
     end_to_end = progress_end_to_end(p, repeats=1 if quick else 3)
-    log(f"  analyze --progress, {end_to_end['checkpoints']} checkpoints of a fresh run, end to end: "
-        f"{end_to_end['seconds']:.2f} s (notebook method {baseline * end_to_end['checkpoints']:.0f} s)")
-    end_to_end_speedup = baseline * end_to_end["checkpoints"] / max(end_to_end["seconds"], 1e-9)
+    log(f"  analyze --report progress, {end_to_end['checkpoints']} checkpoints of a fresh run, end to end: "
+        f"{end_to_end['seconds']:.2f} s (notebook method end to end {end_to_end['notebook_s']:.0f} s: "
+        f"{end_to_end['speedup']:.0f}×); whole analyze --progress {end_to_end['full_analysis_s']:.1f} s")
+    end_to_end_speedup = end_to_end["speedup"]
     result = {
         "progress_end_to_end_s": round(end_to_end["seconds"], 3),
         "progress_end_to_end_runs_s": [round(v, 3) for v in end_to_end["runs_s"]],
         "progress_end_to_end_checkpoints": end_to_end["checkpoints"],
-        "progress_end_to_end_notebook_s": round(baseline * end_to_end["checkpoints"], 1),
+        "progress_end_to_end_notebook_s": round(end_to_end["notebook_s"], 1),
+        "progress_end_to_end_notebook_runs_s": [round(v, 1) for v in end_to_end["notebook_runs_s"]],
         "progress_end_to_end_speedup": round(end_to_end_speedup, 1),
+        "progress_end_to_end_speedups": [round(v, 1) for v in end_to_end["speedups"]],
         "progress_end_to_end_train_s": round(end_to_end["train_seconds"], 1),
+        "full_analysis_with_progress_s": round(end_to_end["full_analysis_s"], 2),
         "p": p,
         "checkpoints": N_CHECKPOINTS,
         "cache_seconds": round(cache, 4),

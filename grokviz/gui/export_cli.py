@@ -1,4 +1,6 @@
-"""``grokviz export RUN --out DIR``: the standard figure set, headless (issue 7).
+"""``grokviz export RUN --out DIR``: the standard figure set, headless (issue 7); ``grokviz export
+SWEEP_DIR --out DIR``: the sweep figure; ``grokviz export RUN_A RUN_B --out DIR``: every figure with the
+two runs side by side (:mod:`grokviz.gui.compare.figures`, issue 16).
 
 Registered by :func:`grokviz.cli._extensions`; imports nothing heavy until the command runs.
 """
@@ -15,8 +17,12 @@ def register(subparsers) -> None:
         "export", help="write the standard figure set (PNG/SVG + CSV + index.html) of a run, headless",
         description="Render the standard figures of a run offscreen: loss curves with phases, key frequencies, "
                     "neuron spectra, symmetry along the forward pass, a [c, a] resid_post slice, attention maps "
-                    "and progress measures; each with its CSV, plus index.html.")
-    parser.add_argument("run", help="run file (grokviz, Grokking_Demo or Nanda format)")
+                    "and progress measures; each with its CSV, plus index.html. With two run files, every "
+                    "figure shows both side by side (A left, B right) and each run's CSVs are written. "
+                    "A sweep directory writes the sweep figure.")
+    parser.add_argument("run", metavar="RUN", help="run file (grokviz, Grokking_Demo or Nanda format), or a sweep directory")
+    parser.add_argument("run_b", nargs="?", default=None, metavar="RUN_B",
+                        help="a second run file: paired figures of RUN (left) and RUN_B (right)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--format", default="png,svg", help="comma-separated image formats: png, svg (default png,svg)")
     parser.add_argument("--checkpoint", type=int, default=None, help="epoch of the checkpoint (default: final weights)")
@@ -42,6 +48,11 @@ def cmd_export(args) -> int:
         return 2
     from pathlib import Path
 
+    if args.run_b is not None:
+        problem = paired_problem(args)
+        if problem:
+            print(f"grokviz export: {problem}", file=sys.stderr)
+            return 2
     check_output_directory(args.out)
     if Path(args.run).is_dir():
         return export_sweep(args.run, args.out, formats, quiet=args.quiet)
@@ -49,10 +60,14 @@ def cmd_export(args) -> int:
     from grokviz.core.runfile import load_run
 
     run = load_run(args.run, task=task_spec_from_args(args))
-    if args.checkpoint is not None and args.checkpoint not in run.epochs:
-        nearest = run.nearest_epoch(args.checkpoint)
-        print(f"no checkpoint at epoch {args.checkpoint}; using the nearest, {nearest}", file=sys.stderr)
-        args.checkpoint = nearest
+    run_b = load_run(args.run_b, task=task_spec_from_args(args)) if args.run_b is not None else None
+    if args.checkpoint is not None:
+        for one in (run, run_b) if run_b is not None else (run,):
+            if args.checkpoint not in one.epochs:
+                print(f"{Path(one.path).name if one.path else 'run'}: no checkpoint at epoch {args.checkpoint}; "
+                      f"using the nearest, {one.nearest_epoch(args.checkpoint)}", file=sys.stderr)
+        if run_b is None:
+            args.checkpoint = run.nearest_epoch(args.checkpoint)
 
     from grokviz.gui import figures
 
@@ -66,9 +81,16 @@ def cmd_export(args) -> int:
         return export_animation(run, args, report)
     from grokviz.gui.mechanism_figures import render_mechanism_figures  # design.md §6b figures
 
-    files = figures.export_figure_set(run, args.out, formats, args.checkpoint, report=report,
+    if run_b is not None:
+        from grokviz.gui.compare.figures import export_paired_figures
+
+        files = export_paired_figures(run, run_b, args.out, formats, args.checkpoint, report=report,
                                       max_checkpoints=args.max_checkpoints, slice_c=args.slice_c,
                                       extra_figures=(render_mechanism_figures,))
+    else:
+        files = figures.export_figure_set(run, args.out, formats, args.checkpoint, report=report,
+                                          max_checkpoints=args.max_checkpoints, slice_c=args.slice_c,
+                                          extra_figures=(render_mechanism_figures,))
     if not args.quiet:
         print(file=sys.stderr)
     if not args.quiet:
@@ -76,6 +98,23 @@ def cmd_export(args) -> int:
             print(path)
     print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
     return 0
+
+
+def paired_problem(args) -> str | None:
+    """Why ``grokviz export RUN RUN_B`` cannot run as asked (one line), or None: two run files, no animation."""
+    from pathlib import Path
+
+    from grokviz.core.errors import display_path
+
+    if args.animate:
+        return "--animate takes one run; give RUN alone"
+    for path in (args.run, args.run_b):
+        if Path(path).is_dir():
+            return (f"{display_path(path)} is a directory; paired figures need two run files "
+                    "(export a sweep directory alone)")
+    if not Path(args.run_b).exists():
+        return f"{display_path(args.run_b)}: no such file (the second run, RUN_B)"
+    return None
 
 
 def export_animation(run, args, report) -> int:

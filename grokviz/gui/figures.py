@@ -527,6 +527,7 @@ def new_canvas(size=FIGURE_SIZE) -> pg.GraphicsLayoutWidget:
     canvas.setBackground("w")
     canvas.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     canvas.resize(*size)
+    canvas.grokviz_size = tuple(size)
     canvas.ci.setContentsMargins(12, 12, 12, 12)
     return canvas
 
@@ -535,7 +536,7 @@ def _settle(canvas):
     canvas.show()
     for _ in range(3):
         QtWidgets.QApplication.processEvents()
-    canvas.resize(*FIGURE_SIZE)
+    canvas.resize(*getattr(canvas, "grokviz_size", FIGURE_SIZE))
     QtWidgets.QApplication.processEvents()
 
 
@@ -588,13 +589,17 @@ def build_figures(run, epoch=None, report=None, max_checkpoints: int = 150) -> d
 
 
 def figure_writer(directory, formats, label: str, records: list, colspan: int):
-    """``figure(name, title, caption, draw, csv_data)``: a titled canvas drawn by ``draw``, saved in
-    ``formats`` with its CSVs, its FigureRecord appended to ``records``."""
+    """``figure(name, title, caption, draw, csv_data)``: a titled canvas drawn by ``draw(layout)`` (a
+    ``pg.GraphicsLayout`` whose row 0 holds the title, ``colspan`` columns wide; ``draw`` fills rows 1…),
+    saved in ``formats`` with its CSVs, its FigureRecord appended to ``records``.
+
+    The figure sets call the writer they are given (default this one), so
+    :mod:`grokviz.gui.compare.figures` can collect the same figures and draw two runs side by side."""
 
     def figure(name, title, caption, draw, csv_data):
         canvas = new_canvas()
         canvas.ci.addLabel(f"{label} · {title}", row=0, col=0, colspan=colspan, size="10pt", color="#555")
-        draw(canvas)
+        draw(canvas.ci)
         record = FigureRecord(name, title, caption)
         record.files = save_canvas(canvas, directory, name, formats, csv_data)
         records.append(record)
@@ -602,17 +607,19 @@ def figure_writer(directory, formats, label: str, records: list, colspan: int):
     return figure
 
 
-def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int = DEFAULT_SLICE_C) -> list:
-    """Draw the standard set from :func:`build_figures` data into ``directory``; returns FigureRecords."""
+def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int = DEFAULT_SLICE_C,
+                   writer=figure_writer) -> list:
+    """Draw the standard set from :func:`build_figures` data into ``directory``; returns FigureRecords
+    (or what ``writer``, see :func:`figure_writer`, appends)."""
     ensure_application()
     os.makedirs(directory, exist_ok=True)
     epoch, label = data["epoch"], data["label"]
     spectrum, symmetry, attention, progress = data["spectrum"], data["symmetry"], data["attention"], data["progress"]
     records = []
-    figure = figure_writer(directory, formats, label, records, colspan=4)
+    figure = writer(directory, formats, label, records, colspan=4)
 
-    def draw_losses_canvas(canvas):
-        plot = canvas.addPlot(row=1, col=0)
+    def draw_losses_canvas(layout):
+        plot = layout.addPlot(row=1, col=0)
         draw_losses(plot, progress)
         add_cursor(plot, epoch)
 
@@ -620,9 +627,9 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
     figure("01_loss_curves", "Loss curves", f"Train and test cross-entropy per epoch (log scale). Phases: {phase_text}.",
            draw_losses_canvas, loss_csv(progress))
 
-    def draw_keys(canvas):
+    def draw_keys(layout):
         for row, matrix in enumerate(("W_E", "W_U", "W_logit"), start=1):
-            plot = canvas.addPlot(row=row, col=0)
+            plot = layout.addPlot(row=row, col=0)
             title = {"W_E": "W_E (embedding, number tokens): norm per Fourier component",
                      "W_U": "W_U (unembedding): norm per Fourier component over the output c",
                      "W_logit": "W_logit = W_out·W_U: norm per Fourier component over the output c"}[matrix]
@@ -632,14 +639,14 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
            "Norm of W_E, W_U and W_logit per Fourier component (sin k left, cos k right), key frequencies shaded.",
            draw_keys, norms_csv(spectrum))
 
-    def draw_neurons(canvas):
-        draw_neuron_heatmap(canvas.addPlot(row=1, col=0), spectrum)
+    def draw_neurons(layout):
+        draw_neuron_heatmap(layout.addPlot(row=1, col=0), spectrum)
     figure("03_neuron_spectra", f"Neuron spectra (epoch {epoch})",
            f"Fraction of each MLP neuron's variance over (a, b) explained by frequency k, neurons sorted by cluster; "
            f"cluster sizes {spectrum['cluster_sizes']}.", draw_neurons, neuron_heatmap_csv(spectrum))
 
-    def draw_sym(canvas):
-        draw_symmetry(canvas.addPlot(row=1, col=0), symmetry, epoch)
+    def draw_sym(layout):
+        draw_symmetry(layout.addPlot(row=1, col=0), symmetry, epoch)
     figure("04_symmetry", f"Symmetry along the forward pass (epoch {epoch})",
            "Per hook at the = position: operand-swap symmetry corr(x(a, b), x(b, a)) (for add the [c, a] vs "
            "[c, c − a] score), and the variance "
@@ -652,14 +659,14 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
         c = slice_c if slice_c < symmetry["p"] else symmetry["p"] // 2
         dims = slice_dims(symmetry["resid_post_ca"])
 
-        def draw_slice(canvas):
-            draw_ca_slice(canvas.addPlot(row=1, col=0), symmetry, c, dims)
+        def draw_slice(layout):
+            draw_ca_slice(layout.addPlot(row=1, col=0), symmetry, c, dims)
         figure("05_resid_post_slice", f"resid_post [c, a] slice at c = {c} (epoch {epoch})",
                f"resid_post at = for answer c = {c}, the {len(dims)} highest-variance directions over a; dashed lines "
                "mark the symmetry points a = c/2 and c/2 + p/2.", draw_slice, slice_csv(symmetry, c, dims))
 
-    def draw_attn(canvas):
-        inner = canvas.ci.addLayout(row=1, col=0)
+    def draw_attn(layout):
+        inner = layout.addLayout(row=1, col=0)
         fill_attention_layout(inner, attention)
     mean = attention["mean"]
     figure("06_attention", f"Attention from = (epoch {epoch})",
@@ -667,9 +674,9 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
            "Mean per head: " + "; ".join(f"head {h}: a {m[0]:.2f}, b {m[1]:.2f}, = {m[2]:.2f}" for h, m in enumerate(mean)),
            draw_attn, {"": attention_csv(attention), "_summary": attention_summary_csv(attention)})
 
-    def draw_prog(canvas):
+    def draw_prog(layout):
         for i, draw in enumerate(PROGRESS_PANELS):
-            plot = canvas.addPlot(row=1 + i // 2, col=i % 2)
+            plot = layout.addPlot(row=1 + i // 2, col=i % 2)
             draw(plot, progress)
             add_cursor(plot, epoch)
     figure("07_progress_measures", f"Progress measures (key frequencies {progress['key_freqs']})",
@@ -704,6 +711,16 @@ def write_index(directory, records, title: str, notes: list = ()) -> str:
     return path
 
 
+def figure_set_notes(data: dict) -> list:
+    """The index.html notes of a figure set from :func:`build_figures` data (checkpoint, key
+    frequencies, why a figure is missing)."""
+    notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
+             f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
+    if data["symmetry"]["ragged"]:
+        notes.append("No [c, a] slice: " + data["symmetry"]["note"])
+    return notes
+
+
 def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report=None,
                       max_checkpoints: int = 150, slice_c: int = DEFAULT_SLICE_C, extra_figures=()) -> list:
     """The standard figure set of ``run`` at ``epoch`` (final by default) into ``directory``;
@@ -714,9 +731,5 @@ def export_figure_set(run, directory, formats=("png", "svg"), epoch=None, report
     records = render_figures(data, directory, formats, slice_c=slice_c)
     for render in extra_figures:
         records += render(run, directory, formats, data["epoch"])
-    notes = [f"Checkpoint epoch {data['epoch']}; key frequencies {data['key_freqs']}; "
-             f"progress measures at {len(data['progress']['epochs'])} checkpoints."]
-    if data["symmetry"]["ragged"]:
-        notes.append("No [c, a] slice: " + data["symmetry"]["note"])
-    index = write_index(directory, records, f"grokviz figures — {data['label']}", notes)
+    index = write_index(directory, records, f"grokviz figures — {data['label']}", figure_set_notes(data))
     return [f for record in records for f in record.files] + [index]

@@ -93,8 +93,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self._build_actions()
         self._build_menus()
+        self.compare_window = None  # File › Compare with… (grokviz.gui.compare.window)
         self.state.run_changed.connect(self._run_changed)
         self._set_engine_actions(False)
+        self.compare_action.setEnabled(False)
         self.continue_action.setEnabled(False)
         if not self.settings.restore_window(self):
             self.resize(1360, 860)
@@ -121,6 +123,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action = self._action("&Open…", self.open_dialog, Std.Open, "Open a run file")
         self.sweep_action = self._action("Open s&weep directory…", self.open_sweep_dialog, "Ctrl+Shift+O",
                                          "Show a sweep's grokking heat map (updates live while it runs)")
+        self.compare_action = self._action("Compare &with…", self.compare_dialog, "Ctrl+Shift+C",
+                                           "Open a second run beside the open one (e.g. m = n against m ≠ n)")
         self.import_action = self._action("&Import/Convert…", self.import_dialog, "Ctrl+I",
                                           "Open a TransformerLens or Nanda checkpoint and save it as a grokviz run")
         self.export_view_action = self._action("&Export current view…", self.export_current_view, "Ctrl+E")
@@ -152,6 +156,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
+        file_menu.addAction(self.compare_action)
         file_menu.addAction(self.sweep_action)
         file_menu.addAction(self.import_action)
         file_menu.addSeparator()
@@ -223,6 +228,8 @@ class MainWindow(QtWidgets.QMainWindow):
             widget.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 5000))
         if isinstance(getattr(widget, "openInExplorer", None), QtCore.SignalInstance):
             widget.openInExplorer.connect(self.show_in_explorer)
+        if isinstance(getattr(widget, "openInputInExplorer", None), QtCore.SignalInstance):
+            widget.openInputInExplorer.connect(self.show_input_in_explorer)
         return widget
 
     def show_in_explorer(self, hook: str, position: str = "=", ordering: str = "[c, a]"):
@@ -233,6 +240,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentWidget(explorer)
         if hasattr(explorer, "show_hook"):
             explorer.show_hook(hook, position, ordering)
+
+    def show_input_in_explorer(self, a: int, b: int):
+        """Switch to the Explorer tab and show the input (a, b) there (if it has ``show_input``)."""
+        explorer = self.views.get("Explorer")
+        if explorer is None:
+            return
+        self.tabs.setCurrentWidget(explorer)
+        if hasattr(explorer, "show_input"):
+            explorer.show_input(a, b)
+            self.statusBar().showMessage(f"Explorer: the input a = {a}, b = {b} (sliders a and b)", 5000)
 
     def install_view(self, name: str) -> bool:
         """Build the view ``name`` from its factory (see :mod:`grokviz.gui.views`); False if none."""
@@ -439,15 +456,61 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_run(run, summary)
         self.statusBar().showMessage(f"Opened {path}", 5000)
 
-    def _open_failed(self, path, message, details, error=None):
+    def _open_failed(self, path, message, details, error=None, retry=None):
         from grokviz.core.errors import TaskInferenceError
 
         if isinstance(error, TaskInferenceError):  # ask for the task instead of failing
             spec = self.ask_task(path, error.best, error.accuracy)
             if spec:
-                self.open_file(path, spec)
+                (retry or self.open_file)(path, spec)
             return
         self.report_error(message, details)
+
+    # == comparing two runs ========================================================================
+    def compare_dialog(self):
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Compare with run", self.settings.last_directory(),
+                                                        RUN_FILE_FILTER)
+        if path:
+            self.compare_with(path)
+
+    def compare_with(self, path, task=None) -> Job | None:
+        """Load ``path`` as File › Open does and show it beside the open run (grokviz.gui.compare)."""
+        path = str(path)
+        if self.state.run is None:
+            self.report_error("Open a run first: Compare with… shows a second run beside the open one.")
+            return None
+        if not self.engine_ready:
+            self.report_error("The engine is still loading; try again in a moment.")
+            return None
+        job = Job(open_run(path, task), f"Opening {path}")
+        job.succeeded.connect(lambda result, p=path: self._compare_opened(p, result))
+        job.failed.connect(lambda message, details, p=path, j=job: self._open_failed(p, message, details, j.error,
+                                                                                    retry=self.compare_with))
+        return self._run_job(job, f"Opening {Path(path).name} to compare…", cancellable=True)
+
+    def _compare_opened(self, path, result):
+        if result is None or self.state.run is None:
+            return
+        from grokviz.gui.compare.window import CompareWindow
+
+        run, summary = result
+        self.settings.add_recent_file(path)
+        if self.compare_window is not None:
+            self.compare_window.close()
+        current = self.tabs.tabText(self.tabs.currentIndex())
+        window = CompareWindow(self.state, run, summary, view=current, parent=self)
+        window.setWindowFlag(QtCore.Qt.WindowType.Window)
+        window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.closed.connect(lambda w=window: self._compare_closed(w))
+        screen = (self.screen() or QtGui.QGuiApplication.primaryScreen()).availableGeometry()
+        window.resize(min(max(self.width(), 1400), screen.width()), min(max(self.height(), 860), screen.height()))
+        window.show()
+        self.compare_window = window
+        self.statusBar().showMessage(f"Comparing with {path}", 5000)
+
+    def _compare_closed(self, window):
+        if self.compare_window is window:
+            self.compare_window = None
 
     def ask_task(self, path, best: str | None, accuracy: float) -> str | None:
         """The task dialog for a file whose task cannot be inferred, pre-filled with the best
@@ -468,6 +531,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _run_changed(self, run):
         self.continue_action.setEnabled(self.can_continue(run))
+        self.compare_action.setEnabled(run is not None)
         if run is None:
             self.setWindowTitle("grokviz")
         else:

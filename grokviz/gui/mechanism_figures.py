@@ -414,30 +414,31 @@ def draw_neuron_dynamics(plot: pg.PlotItem, dynamics, epoch=None, colorbar=True)
 
 # ----------------------------------------------------------------------------- export
 
-def _panel(canvas, row: int, col: int, colspan: int = 1) -> pg.PlotItem:
+def _panel(layout, row: int, col: int, colspan: int = 1) -> pg.PlotItem:
     """A plot of a multi-panel figure, with 11 pt titles (15 pt ones would widen the columns past the canvas)."""
-    plot = canvas.addPlot(row=row, col=col, colspan=colspan)
+    plot = layout.addPlot(row=row, col=col, colspan=colspan)
     plot.grokviz_title_size = "11pt"
     return plot
 
 
-def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None) -> list:
-    """The §6b figures of ``run`` at ``epoch`` (final by default) into ``directory``; returns FigureRecords."""
+def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None, report=None, writer=None) -> list:
+    """The §6b figures of ``run`` at ``epoch`` (final by default) into ``directory``; returns FigureRecords
+    (or what ``writer``, see :func:`grokviz.gui.figures.figure_writer`, appends)."""
     from grokviz.gui.figures import _run_label, figure_writer
 
     session = session_of(run)
     epoch = session.resolve_epoch(epoch)
     records = []
-    figure = figure_writer(directory, formats, _run_label(run), records, colspan=2)
+    figure = (writer or figure_writer)(directory, formats, _run_label(run), records, colspan=2)
 
     if report is not None:
         report(0.0, "Clock vs pizza over checkpoints…")
     history = session.report("clock_pizza_history", max_checkpoints=100)
     current = session.report("clock_pizza", epoch)
 
-    def draw_clock_pizza(canvas):
-        draw_clock_pizza_history(_panel(canvas, 1, 0), history, epoch)
-        draw_clock_pizza_grid(_panel(canvas, 1, 1), current, epoch)
+    def draw_clock_pizza(layout):
+        draw_clock_pizza_history(_panel(layout, 1, 0), history, epoch)
+        draw_clock_pizza_grid(_panel(layout, 1, 1), current, epoch)
     figure("08_clock_pizza", f"Clock vs pizza (epoch {epoch}): {current.verdict}",
            f"Gradient symmetricity s_g {current.gradient_symmetricity:.3f} and distance irrelevance q "
            f"{current.distance_irrelevance:.3f} ({current.n_triples} random (a, b, c), seed {current.seed}) → "
@@ -449,8 +450,8 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
         report(0.5, "Embedding circles…")
     circles = session.report("embedding_circles", epoch, frequencies=tuple(_circle_frequencies(session)))
     if circles.frequencies:
-        def draw_circles(canvas):
-            inner = canvas.ci.addLayout(row=1, col=0)
+        def draw_circles(layout):
+            inner = layout.addLayout(row=1, col=0)
             show_circles(circle_layout(inner, circles, run.p), circles)
         scores = ", ".join(f"k={k}: {s:.2f}" for k, s in zip(circles.frequencies, circles.operands[0].circularity))
         figure("09_embedding_circles", f"Embedding circles (epoch {epoch})",
@@ -461,10 +462,10 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
         report(0.7, "When each input is learned…")
     learned = session.report("learned_epochs")
 
-    def draw_learned(canvas):
-        draw_learned_grid(_panel(canvas, 1, 0), learned, run.task, "ab")
-        draw_learned_grid(_panel(canvas, 1, 1), learned, run.task, "ca")
-        draw_learned_histogram(_panel(canvas, 2, 0, 2), learned, epoch)
+    def draw_learned(layout):
+        draw_learned_grid(_panel(layout, 1, 0), learned, run.task, "ab")
+        draw_learned_grid(_panel(layout, 1, 1), learned, run.task, "ca")
+        draw_learned_histogram(_panel(layout, 2, 0, 2), learned, epoch)
     summary = learned.to_json()["summary"]
     figure("10_learned_epochs", "When each input is learned",
            "Per input, the epoch from which it is predicted correctly at every later stored checkpoint, over "
@@ -479,11 +480,11 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     trajectory = session.report("weight_trajectory")
     dynamics = session.report("neuron_dynamics", max_checkpoints=100)
 
-    def draw_dynamics(canvas):
-        draw_trajectory(_panel(canvas, 1, 0), trajectory, "model", epoch)
-        draw_steps(_panel(canvas, 1, 1), trajectory, "model", epoch)
-        draw_collapse(_panel(canvas, 2, 0), collapse, epoch)
-        draw_neuron_dynamics(_panel(canvas, 2, 1), dynamics, epoch)
+    def draw_dynamics(layout):
+        draw_trajectory(_panel(layout, 1, 0), trajectory, "model", epoch)
+        draw_steps(_panel(layout, 1, 1), trajectory, "model", epoch)
+        draw_collapse(_panel(layout, 2, 0), collapse, epoch)
+        draw_neuron_dynamics(_panel(layout, 2, 1), dynamics, epoch)
     csvs = {"_collapse": collapse_csv(collapse), "_neurons": neuron_dynamics_csv(dynamics)}
     csvs.update({f"_trajectory_{group}": trajectory_csv(trajectory, group) for group in trajectory.paths})
     figure("11_training_dynamics", "Training dynamics",

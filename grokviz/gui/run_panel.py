@@ -90,6 +90,8 @@ class CheckpointSlider(QtWidgets.QWidget):
         state.run_changed.connect(self._run_changed)
         state.checkpoint_changed.connect(self._checkpoint_changed)
         self._run_changed(state.run)
+        if state.checkpoint_epoch is not None:  # made for a state that already shows a run (a comparison)
+            self._checkpoint_changed(state.checkpoint_epoch)
 
     def _run_changed(self, run) -> None:
         self.stop()

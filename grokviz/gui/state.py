@@ -18,6 +18,8 @@ import bisect
 
 from PySide6 import QtCore
 
+from grokviz.gui.epochs import nearest_stored
+
 
 class AppState(QtCore.QObject):
     """The open run, its session, its summary and the current checkpoint epoch.
@@ -102,11 +104,7 @@ class AppState(QtCore.QObject):
         return bisect.bisect_left(self._epochs, self._epoch)
 
     def nearest_epoch(self, epoch: int) -> int | None:
-        if not self._epochs:
-            return None
-        i = bisect.bisect_left(self._epochs, int(epoch))
-        candidates = self._epochs[max(i - 1, 0): i + 1]
-        return min(candidates, key=lambda e: (abs(e - int(epoch)), e))
+        return nearest_stored(self._epochs, int(epoch))
 
     def set_checkpoint_epoch(self, epoch: int) -> None:
         """Move every view to the stored epoch nearest ``epoch`` (no signal if unchanged)."""

@@ -26,6 +26,8 @@ The view protocol (all optional, duck-typed):
 * signal ``statusMessage(str)`` — shown in the status bar.
 * signal ``openInExplorer(hook, position, ordering)`` — the window switches to the Explorer tab and
   calls its ``show_hook(hook, position, ordering)`` if it has one.
+* signal ``openInputInExplorer(a, b)`` — the window switches to the Explorer tab and calls its
+  ``show_input(a, b)`` (the Learned tab's grid).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from grokviz.analysis.neurons import (attention_from_equals, logit_weights_fourier, neuron_clusters,
@@ -82,3 +83,18 @@ def test_key_frequency_report_hand_built():
     assert report.frequencies == [3, 7]
     assert report.scores[3] > 0.4 and report.scores[7] > 0.4
     assert report.from_W_U.frequencies == [3, 7]
+
+
+@pytest.mark.parametrize("name, p, exponents", [("add", 13, ()), ("add", 12, ()), ("sub", 13, ()), ("mul", 13, ()),
+                                                ("div", 13, ()), ("pow", 13, (5, 7)), ("pow", 13, (2, 5))])
+def test_block_sums_without_the_second_transform_equal_the_full_spectrum(name, p, exponents):
+    """The one-pass sums (ψ a bijection, Parseval along b) equal those of the whole 2-D spectrum;
+    pow (2, 5) mod 13 has a many-to-one φ (gcd(2, 12) = 2), which the one-pass sums allow."""
+    from grokviz.analysis.neurons import _block_squares_full, _block_squares_orthonormal_b
+    from grokviz.core.tasks import Task
+
+    coords = Task(name, p, *exponents).coordinates()
+    assert coords.psi.is_bijection
+    post = torch.randn(p, p, 9, generator=torch.Generator().manual_seed(p)).relu().double()
+    for fast, full in zip(_block_squares_orthonormal_b(post, coords), _block_squares_full(post, coords)):
+        torch.testing.assert_close(fast, full, rtol=1e-12, atol=1e-12)

@@ -125,3 +125,14 @@ def test_coordinate_ticks_ragged_and_mirrors():
     assert coordinate_layouts(pow_task) == ("cu", "cv", "uv") and coordinate_layouts(mul) == ("wu", "wv", "uv")
     with pytest.raises(ValueError):
         reorder(row_tensor(11), pow_task, "au")
+
+
+def test_input_of_cell_inverts_the_layout():
+    from grokviz.analysis.reorder import input_of_cell
+
+    add, mul = Task("add", 7), Task("mul", 7)
+    assert input_of_cell(add, "ab", 2, 5) == (2, 5)
+    assert input_of_cell(add, "ca", 1, 3) == (3, 5)  # c = 1, a = 3 → b = 5 (3 + 5 = 8 ≡ 1)
+    assert input_of_cell(add, "[c, a]", 1, 3) == (3, 5)
+    assert input_of_cell(mul, "ca", 0, 0) is None  # 0·b = 0 for every b: no single input
+    assert input_of_cell(add, "ab", 7, 0) is None

@@ -342,15 +342,27 @@ def _(directory, context):
 @case("grokviz_inf_checkpoint")
 def _(directory, context):
     def change(data):
-        data["checkpoints"][1]["unembed.W_U"][0, 0] = float("inf")
+        data["checkpoint_stack"]["unembed.W_U"][1, 0, 0] = float("inf")
 
     return grokviz_case(directory, "g_inf", change)
 
 
 @case("grokviz_mixed_checkpoints")
 def _(directory, context):
-    other = GrokTransformer(small_config(11)).state_dict()
-    return grokviz_case(directory, "g_mixed", lambda d: d["checkpoints"].__setitem__(1, other))
+    other = GrokTransformer(small_config(11)).state_dict()["unembed.W_U"]
+
+    def change(data):  # checkpoints of another p's shape
+        data["checkpoint_stack"]["unembed.W_U"] = other.expand(len(data["checkpoint_epochs"]), *other.shape).clone()
+
+    return grokviz_case(directory, "g_mixed", change)
+
+
+@case("grokviz_stack_rows")
+def _(directory, context):
+    def change(data):  # one row fewer than there are checkpoint epochs
+        data["checkpoint_stack"]["embed.W_E"] = data["checkpoint_stack"]["embed.W_E"][1:].clone()
+
+    return grokviz_case(directory, "g_rows", change)
 
 
 @case("grokviz_absurd_p", absurd=True)

@@ -305,7 +305,7 @@ def _(directory, context):
 @case("grokviz_complex_checkpoint", "complex tensor")
 def _(directory, context):
     def change(data):
-        data["checkpoints"][0]["unembed.W_U"] = data["checkpoints"][0]["unembed.W_U"].to(torch.complex64)
+        data["checkpoint_stack"]["unembed.W_U"] = data["checkpoint_stack"]["unembed.W_U"].to(torch.complex64)
 
     return grokviz_changed(directory, "g_complex_checkpoint", change)
 

@@ -40,6 +40,27 @@ def test_round_trip(small_run, tmp_path):
     assert torch.equal(loaded.model(200)(loaded.tokens()), small_run.model(200)(small_run.tokens()))
 
 
+def test_checkpoints_are_stacked_and_format_1_files_still_load(small_run, tmp_path):
+    """Format 2 stores one [n_checkpoints, …] tensor per parameter; a format-1 file (a list of
+    state dicts, as the bundled example and every earlier run were written) reads the same."""
+    from grokviz.core.importers.checksum import KEY, checksum_entry
+
+    data = run_to_dict(small_run)
+    stack = data["checkpoint_stack"]
+    assert "checkpoints" not in data and stack["embed.W_E"].shape[0] == len(small_run.checkpoint_epochs)
+    old = {k: v for k, v in data.items() if k not in ("checkpoint_stack", KEY)}
+    old["format_version"] = 1
+    old["checkpoints"] = [{name: tensor[i].clone() for name, tensor in stack.items()}
+                          for i in range(len(small_run.checkpoint_epochs))]
+    old[KEY] = checksum_entry(old)
+    torch.save(old, tmp_path / "v1.pt")
+    save_run(small_run, tmp_path / "v2.pt")
+    v1, v2 = load_run(tmp_path / "v1.pt"), load_run(tmp_path / "v2.pt")
+    for epoch in small_run.checkpoint_epochs:
+        for key, value in small_run.state_dict(epoch).items():
+            assert torch.equal(v1.state_dict(epoch)[key], value) and torch.equal(v2.state_dict(epoch)[key], value)
+
+
 def test_half_precision_storage_keeps_final_weights_exact(small_run, tmp_path):
     path = tmp_path / "half.pt"
     save_run(small_run, path, storage_dtype=torch.float16)

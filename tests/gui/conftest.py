@@ -68,3 +68,19 @@ def state(small_run):
     state = AppState()
     state.set_run(small_run)
     return state
+
+
+@pytest.fixture(scope="session")
+def other_run_file(tmp_path_factory):
+    """Run B: sub mod 17, 300 epochs, a checkpoint every 50 (run A, the small run, is add mod 23 to 800 by 200)."""
+    from grokviz.core.config import ModelConfig, TrainConfig
+    from grokviz.core.data import SplitSpec
+    from grokviz.core.runfile import save_run
+    from grokviz.core.tasks import Task
+    from grokviz.core.training import train
+
+    run = train(Task("sub", 17), SplitSpec(frac_train=0.5), ModelConfig(p=17, **SMALL_DIMS),
+                TrainConfig(epochs=300, checkpoint_every=50, device="cpu"))
+    path = tmp_path_factory.mktemp("compare") / "other.pt"
+    save_run(run, path)
+    return path

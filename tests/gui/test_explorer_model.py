@@ -231,3 +231,25 @@ def test_heatmap_choice_follows_the_overlays():
         m.set_heatmap("fit")
     with pytest.raises(ValueError):
         m.add_overlay("small", tensor(sizes=(1, 7, 7)))
+
+
+def test_show_input_puts_a_and_b_on_sliders_now_or_when_the_ab_tensor_arrives():
+    m = ExplorerModel()
+    m.set_menu(Menu())
+    m.select(hook="W_E")  # no orderings: show_input picks an activation hook
+    m.show_input(4, 5)
+    assert (m.hook, m.ordering) == ("resid", "[a, b]")
+    m.set_tensor(tensor(("d_model", "a", "b"), (6, 7, 7)))
+    assert m.axis_names[m.x_dim] == "d_model" and m.y_dim is None
+    assert (m.index_of("a"), m.index_of("b")) == (4, 5) and m.focus_dim == 1
+    roles = recorder(m.roles_changed)
+    m.show_input(6, 0)  # already on [a, b]: applied at once, one event
+    assert (m.index_of("a"), m.index_of("b")) == (6, 0) and len(roles) == 1
+    m.set_tensor(tensor(("a", "b"), (7, 7)))  # no other axis: b on x, the probe at b
+    m.show_input(2, 3)
+    assert (m.axis_names[m.x_dim], m.index_of("a"), m.probe) == ("b", 2, 3)
+    m.show_input(1, 1)
+    m.select(ordering="[c, a]")  # moved on before the tensor came: the input is dropped
+    m.set_tensor(tensor(("d_model", "c", "a"), (6, 7, 7)))
+    m.set_tensor(tensor(("d_model", "a", "b"), (6, 7, 7), seed=1))
+    assert m.x_dim == 2 and m.indices == [0, 0, 0]  # a fresh layout's defaults, not the dropped input

@@ -8,11 +8,11 @@ from grokviz.analysis.reports import report
 @report("neuron_activations", "MLP neurons at = over all inputs", large=True)
 def neuron_activations(session, epoch):
     """Final-position ``pre`` and ``post`` (ReLU) of every MLP neuron as [a, b, neuron] LabelledTensors."""
-    from grokviz.analysis.cache import token_axis
-    from grokviz.analysis.labelled import Axis, LabelledTensor
+    from grokviz.analysis.labelled import Axis, LabelledTensor, token_axis
     from grokviz.analysis.lastpos import last_position_grid
 
-    grid = last_position_grid(session.model(epoch), outputs=("pre", "post"))
+    # from the state dict: no module is built (nor TransformerLens imported) for this
+    grid = last_position_grid(session.run.state_dict(epoch), outputs=("pre", "post"))
     p, d_mlp = session.p, grid["post"].shape[-1]
     axes = (token_axis("a", p), token_axis("b", p), Axis("neuron", d_mlp))
     return {name: LabelledTensor(grid[name].float(), axes, title=f"mlp {name} at =") for name in ("pre", "post")}
@@ -34,7 +34,7 @@ def key_frequencies(session, epoch):
     from grokviz.analysis.spectrum import key_frequency_report
 
     fraction = session.report("neuron_fraction", epoch)
-    return key_frequency_report(session.model(epoch), fraction, CLUSTER_THRESHOLD, session.task.coordinates())
+    return key_frequency_report(session.run.state_dict(epoch), fraction, CLUSTER_THRESHOLD, session.task.coordinates())
 
 
 def run_key_frequencies(session) -> list:

@@ -32,6 +32,7 @@ ROLES = ("x", "y", "series")
 TENSOR = "tensor"  # the heatmap choice "the tensor itself"
 RESIDUAL = "tensor − "  # prefix of the heatmap choice "tensor minus an overlay"
 FOCUS_AXIS = "c"  # the slider that gets the focus when it exists: scrolling the answer
+INPUT_ORDERING = "[a, b]"  # the ordering :meth:`ExplorerModel.show_input` shows one input in
 STATE_VERSION = 1
 
 
@@ -101,6 +102,7 @@ class ExplorerModel:
         self.probe: int | None = None
         self.focus_dim: int | None = None
         self.heatmap: str = TENSOR
+        self._pending_input: dict | None = None  # {"a": a, "b": b} waiting for an [a, b] tensor
 
     # ================================================================== queries
     @property
@@ -193,9 +195,48 @@ class ExplorerModel:
                 raise ValueError(f"{self.hook} offers no {attr} {value!r}; choose from {', '.join(items) or 'none'}")
             setattr(self, attr, value)
         changed = before != (self.hook, self.position, self.ordering, self.positions, self.orderings)
+        if self.ordering != INPUT_ORDERING:
+            self._pending_input = None  # the user moved on before the input's tensor arrived
         if changed:
             self.selection_changed.emit()
         return changed
+
+    def show_input(self, a: int, b: int) -> None:
+        """Show the single input (a, b): the [a, b] ordering (an activation hook if the current one,
+        e.g. W_E, has no orderings), its a and b axes on sliders at a and b, the remaining axis on x
+        (for a tensor with no other axis: b on x with the probe at b). Applied now if such a tensor is
+        on show, else when it arrives."""
+        self._pending_input = {"a": int(a), "b": int(b)}
+        if INPUT_ORDERING not in self.orderings:
+            default = getattr(self.menu, "default_hook", None)
+            default = default() if callable(default) else default
+            hook = next((h for h in (default, *self.hooks) if h in self.hooks and self.menu is not None
+                         and INPUT_ORDERING in (self.menu.orderings(h) or ())), None)
+            if hook is None:
+                self._pending_input = None
+                raise ValueError(f"no hook offers the {INPUT_ORDERING} ordering")
+            self.select(hook=hook)
+            self._pending_input = {"a": int(a), "b": int(b)}
+        if not self.select(ordering=INPUT_ORDERING) and self.tensor is not None and self._apply_input():
+            self.roles_changed.emit()
+
+    def _apply_input(self) -> bool:
+        """Put the pending input on the sliders of the tensor on show (no event); False if it has no a, b axes."""
+        wanted, names = self._pending_input, self._axis_names
+        if wanted is None or "a" not in names or "b" not in names:
+            return False
+        self._pending_input = None
+        dim_a, dim_b = names.index("a"), names.index("b")
+        others = [d for d in range(len(names)) if d not in (dim_a, dim_b)]
+        self.x_dim, self.y_dim, self.series_dim = (others[-1] if others else dim_b), None, None
+        shape = tuple(self.tensor.shape)
+        for dim in (dim_a, dim_b):
+            self.indices[dim] = max(0, min(wanted[names[dim]], shape[dim] - 1))
+        self.fourier.discard(dim_a)
+        self.fourier.discard(dim_b)
+        self.probe = self.indices[dim_b] if not others else None
+        self.focus_dim = dim_a
+        return True
 
     def set_epoch(self, epoch: int | None) -> None:
         epoch = None if epoch is None else int(epoch)
@@ -233,6 +274,7 @@ class ExplorerModel:
                 self.probe = None
         if self.heatmap not in self.heatmap_choices:
             self.heatmap = TENSOR
+        self._apply_input()
         self._fix_focus()
         self.tensor_changed.emit()
 

@@ -195,7 +195,7 @@ class AnalysisExplorerSource:
     def _weight(self, name: str, epoch) -> LabelledTensor:
         import torch
 
-        from grokviz.analysis.cache import token_axis
+        from grokviz.analysis.labelled import token_axis
         from grokviz.analysis.labelled import Axis
 
         model = self.session.model(epoch)

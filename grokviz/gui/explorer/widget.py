@@ -147,6 +147,13 @@ class ExplorerWidget(QtWidgets.QWidget):
         """Main-window entry (e.g. from the Symmetry tab): show ``hook`` at position/ordering."""
         self.select(hook, position, ordering)
 
+    def show_input(self, a: int, b: int):
+        """Main-window entry (e.g. a click on the Learned tab's grid): show the input (a, b)."""
+        try:
+            self.model.show_input(a, b)
+        except ValueError as error:
+            self.canvas.message_label.setText(f"<span style='color:#b00'>{error}</span>")
+
     def view_state(self) -> dict:
         """The view as JSON-safe data (:meth:`ExplorerModel.as_dict`)."""
         return self.model.as_dict()

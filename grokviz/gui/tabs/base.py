@@ -48,6 +48,8 @@ class AnalysisTab(QtWidgets.QWidget):
         self._computed_key = None
         self.status = QtWidgets.QLabel("Open a run to see this view.")
         self.status.setObjectName("hint")
+        # a long description is cut at the tab's edge instead of widening the tab (e.g. a comparison's half)
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(240)
         self.progress_bar.setTextVisible(False)
@@ -97,12 +99,18 @@ class AnalysisTab(QtWidgets.QWidget):
 
     def x_at_click(self, plot_widget, event) -> float | None:
         """The data x under a mouse click inside ``plot_widget``'s view box (None: elsewhere, or no result)."""
+        point = self.point_at_click(plot_widget, event)
+        return None if point is None else point[0]
+
+    def point_at_click(self, plot_widget, event) -> tuple[float, float] | None:
+        """The data (x, y) under a mouse click inside ``plot_widget``'s view box (None: elsewhere, or no result)."""
         if self.result is None:
             return None
         view = plot_widget.getPlotItem().getViewBox()
         if not view.sceneBoundingRect().contains(event.scenePos()):
             return None
-        return view.mapSceneToView(event.scenePos()).x()
+        point = view.mapSceneToView(event.scenePos())
+        return point.x(), point.y()
 
     def set_epoch(self, epoch) -> None:
         if self.state is not None:

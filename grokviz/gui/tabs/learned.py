@@ -4,7 +4,7 @@ histogram over epochs; the heatmap shows the inputs learned by the shared checkp
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
@@ -13,6 +13,7 @@ from grokviz.gui.tabs.base import AnalysisTab
 
 class LearnedView(AnalysisTab):
     title = "Learned"
+    openInputInExplorer = QtCore.Signal(int, int)  # (a, b): the main window shows that input in the Explorer
     follows_checkpoint = False  # one run-wide report; the checkpoint only changes what is shown
 
     def build(self):
@@ -34,6 +35,8 @@ class LearnedView(AnalysisTab):
         self.body.addLayout(controls)
         row = QtWidgets.QHBoxLayout()
         self.grid_plot = pg.PlotWidget(background="w")
+        self.grid_plot.setToolTip("Click a cell to open that input in the Explorer")
+        self.grid_plot.scene().sigMouseClicked.connect(self._grid_clicked)
         self.histogram_plot = pg.PlotWidget(background="w")
         self.histogram_plot.setToolTip("Click to move every view to the nearest checkpoint")
         self.histogram_plot.scene().sigMouseClicked.connect(self._clicked)
@@ -90,6 +93,26 @@ class LearnedView(AnalysisTab):
             self.set_epoch(int(round(x)))
             if self.state is None:
                 self.checkpoint_moved(self.epoch)
+
+
+    def input_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """The input (a, b) of the grid cell at data (x, y) in the layout shown ([a, b]: rows a, columns b;
+        [c, a]: rows c, columns a); None off the grid or on a cell without a single input."""
+        from grokviz.analysis.reorder import input_of_cell
+
+        if self.run is None:
+            return None
+        return input_of_cell(self.run.task, self.layout_combo.currentData(), int(round(y)), int(round(x)))
+
+    def _grid_clicked(self, event):
+        point = self.point_at_click(self.grid_plot, event)
+        if point is None:
+            return
+        found = self.input_at(*point)
+        if found is None:
+            self.statusMessage.emit("No single input at that cell")
+            return
+        self.openInputInExplorer.emit(*found)
 
 
 def create_view(state):
