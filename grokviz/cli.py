@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grokviz.core.cli_options import add_task_options, task_from_args, task_spec_from_args
 from grokviz.core.example import example_path
+from grokviz.core.config import LOSSES, OPTIMIZERS
 
 EXIT_BAD_INPUT = 2
 
@@ -72,6 +73,8 @@ RESUME_FIXED = (
     ("grokfast", "--grokfast", lambda run: run.train_config.grokfast.enabled),
     ("grokfast_alpha", "--grokfast-alpha", lambda run: run.train_config.grokfast.alpha),
     ("grokfast_lambda", "--grokfast-lambda", lambda run: run.train_config.grokfast.lamb),
+    ("loss", "--loss", lambda run: run.train_config.loss),
+    ("optimizer", "--optimizer", lambda run: run.train_config.optimizer),
     ("d_model", "--d-model", lambda run: run.model_config.d_model),
     ("n_heads", "--n-heads", lambda run: run.model_config.n_heads),
     ("d_head", "--d-head", lambda run: run.model_config.d_head),
@@ -163,7 +166,7 @@ def cmd_train(args) -> int:
             epochs=args.epochs if args.epochs is not None else 25_000, lr=args.lr, weight_decay=args.weight_decay,
             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, warmup_steps=args.warmup,
             grokfast=GrokfastConfig(args.grokfast, args.grokfast_alpha, args.grokfast_lambda),
-            device=args.device or "auto", save_every_seconds=args.save_every,
+            device=args.device or "auto", save_every_seconds=args.save_every, loss=args.loss, optimizer=args.optimizer,
         )
         previous = None
     check_memory_budget(model_config, train_config, split.frac_train)
@@ -237,6 +240,7 @@ def json_safe(info: dict) -> dict:
 
 def cmd_info(args) -> int:
     from grokviz.analysis.reports import to_json
+    from grokviz.core.config import recipe_text
     from grokviz.analysis.session import open_session
     from grokviz.core.errors import display_path
 
@@ -259,6 +263,7 @@ def cmd_info(args) -> int:
         f"task          {info['formula']}",
         f"model         d_model {model['d_model']}, {model['n_heads']} heads × d_head {model['d_head']}, d_mlp {model['d_mlp']}",
         f"split         {info['split']['kind']} seed {info['split']['seed']}, frac_train {info['split']['frac_train']}",
+        f"training      {recipe_text(info['recipe'])}",
         f"epochs        {info['epochs']} ({info['n_checkpoints']} checkpoints, {info['status']})",
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
@@ -330,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grokfast", action="store_true", help="Grokfast-EMA gradient filter")
     train.add_argument("--grokfast-alpha", type=float, default=0.98)
     train.add_argument("--grokfast-lambda", type=float, default=2.0)
+    train.add_argument("--loss", choices=LOSSES, default="cross_entropy",
+                       help="cross_entropy (the notebooks') or stablemax (Prieto et al. 2025, design.md §6b)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
+                       help="adamw, or orthoadamw: ⊥Grad (the gradient's component along the weights removed) then AdamW")
     train.add_argument("--d-model", type=int, default=128)
     train.add_argument("--n-heads", type=int, default=4)
     train.add_argument("--d-head", type=int, default=32)
