@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grokviz.core.cli_options import add_task_options, task_from_args, task_spec_from_args
 from grokviz.core.example import example_path
+from grokviz.core.config import LOSSES, OPTIMIZERS
 
 EXIT_BAD_INPUT = 2
 
@@ -72,6 +73,8 @@ RESUME_FIXED = (
     ("grokfast", "--grokfast", lambda run: run.train_config.grokfast.enabled),
     ("grokfast_alpha", "--grokfast-alpha", lambda run: run.train_config.grokfast.alpha),
     ("grokfast_lambda", "--grokfast-lambda", lambda run: run.train_config.grokfast.lamb),
+    ("loss", "--loss", lambda run: run.train_config.loss),
+    ("optimizer", "--optimizer", lambda run: run.train_config.optimizer),
     ("d_model", "--d-model", lambda run: run.model_config.d_model),
     ("n_heads", "--n-heads", lambda run: run.model_config.n_heads),
     ("d_head", "--d-head", lambda run: run.model_config.d_head),
@@ -113,41 +116,12 @@ def _check_output(flag: str, path: Path, force: bool, resuming: Path | None = No
                                    + ("" if resuming is not None else ", or --resume it to continue that run"))
 
 
-class _Saver:
-    """``on_save`` for the trainer: a failed save is one line and never loses the run in memory.
+def _saver(out: Path):
+    """The crash- and full-disk-safe saver (:class:`~grokviz.core.fallback_save.FallbackSaver`),
+    reporting on stderr."""
+    from grokviz.core.fallback_save import FallbackSaver
 
-    On a failure it writes to a fallback file next to the output, else in the temp directory,
-    says where, and keeps saving there; :attr:`path` is where the run is (None: nowhere).
-    """
-
-    def __init__(self, out: Path):
-        import os
-        import tempfile
-        import time
-
-        name = f"{out.stem}.unsaved-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{out.suffix or '.pt'}"
-        self.out, self.path, self.failed = out, out, []
-        self.targets = list(dict.fromkeys([out, out.with_name(name), Path(tempfile.gettempdir()) / name]))
-
-    def __call__(self, run) -> None:
-        from grokviz.core.atomic import SaveError
-        from grokviz.core.errors import display_path
-        from grokviz.core.runfile import save_run
-
-        start = self.targets.index(self.path) if self.path is not None else 0
-        for target in self.targets[start:] + self.targets[:start]:
-            try:
-                save_run(run, target)
-            except SaveError as error:
-                if str(error) not in self.failed:
-                    self.failed.append(str(error))
-                    print(f"grokviz: {error}", file=sys.stderr)
-                continue
-            if target != self.path:
-                print(f"grokviz: saved the run to {display_path(target)} instead", file=sys.stderr)
-            self.path = target
-            return
-        self.path = None
+    return FallbackSaver(out, lambda line: print(f"grokviz: {line}", file=sys.stderr))
 
 
 def cmd_train(args) -> int:
@@ -192,7 +166,7 @@ def cmd_train(args) -> int:
             epochs=args.epochs if args.epochs is not None else 25_000, lr=args.lr, weight_decay=args.weight_decay,
             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, warmup_steps=args.warmup,
             grokfast=GrokfastConfig(args.grokfast, args.grokfast_alpha, args.grokfast_lambda),
-            device=args.device or "auto", save_every_seconds=args.save_every,
+            device=args.device or "auto", save_every_seconds=args.save_every, loss=args.loss, optimizer=args.optimizer,
         )
         previous = None
     check_memory_budget(model_config, train_config, split.frac_train)
@@ -210,7 +184,7 @@ def cmd_train(args) -> int:
         print("\ngrokviz: stopping after this epoch and saving (Ctrl-C again to abort)", file=sys.stderr)
         control.cancel()
 
-    saver = _Saver(out)
+    saver = _saver(out)
     save = saver
     live = None
     if not args.no_progress_measures:  # measured at each checkpoint and stored (grokviz.analysis.live)
@@ -266,6 +240,7 @@ def json_safe(info: dict) -> dict:
 
 def cmd_info(args) -> int:
     from grokviz.analysis.reports import to_json
+    from grokviz.core.config import recipe_text
     from grokviz.analysis.session import open_session
     from grokviz.core.errors import display_path
 
@@ -288,6 +263,7 @@ def cmd_info(args) -> int:
         f"task          {info['formula']}",
         f"model         d_model {model['d_model']}, {model['n_heads']} heads × d_head {model['d_head']}, d_mlp {model['d_mlp']}",
         f"split         {info['split']['kind']} seed {info['split']['seed']}, frac_train {info['split']['frac_train']}",
+        f"training      {recipe_text(info['recipe'])}",
         f"epochs        {info['epochs']} ({info['n_checkpoints']} checkpoints, {info['status']})",
         f"train loss    {fmt(info['train_loss'])}   acc {fmt(info['train_acc'], True)}",
         f"test loss     {fmt(info['test_loss'])}   acc {fmt(info['test_acc'], True)}",
@@ -318,7 +294,7 @@ def cmd_convert(args) -> int:
     from grokviz.analysis.progress import progress_measures
 
     progress_measures(run)  # computed once (reused when stored), kept in the converted file
-    saver = _Saver(output)
+    saver = _saver(output)
     saver(run)
     if saver.path is None:
         return _fail(f"the converted run could not be saved anywhere ({len(saver.failed)} places tried, above)", 1)
@@ -359,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grokfast", action="store_true", help="Grokfast-EMA gradient filter")
     train.add_argument("--grokfast-alpha", type=float, default=0.98)
     train.add_argument("--grokfast-lambda", type=float, default=2.0)
+    train.add_argument("--loss", choices=LOSSES, default="cross_entropy",
+                       help="cross_entropy (the notebooks') or stablemax (Prieto et al. 2025, design.md §6b)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
+                       help="adamw, or orthoadamw: ⊥Grad (the gradient's component along the weights removed) then AdamW")
     train.add_argument("--d-model", type=int, default=128)
     train.add_argument("--n-heads", type=int, default=4)
     train.add_argument("--d-head", type=int, default=32)

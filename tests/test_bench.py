@@ -49,10 +49,14 @@ def test_interleaved_windows_time_only_the_trainer():
 
     def slow_probe():
         calls.append(1)
-        time.sleep(0.2)  # outside the windows: counted, it would add 20 ms per epoch
+        time.sleep(1.0)  # outside the windows: counted, it would add ~100 ms per epoch
         return 1.0
 
     windows = interleaved_windows(Task("add", 7), windows=3, warmup=10, naive=None, probe=slow_probe)
     assert len(windows) == 3 == len(calls)
     assert all(window["floor_ms"] == 1.0 for window in windows)
-    assert all(window["grokviz_ms"] < 12.0 for window in windows)
+    # against the same windows with an instant probe (a ratio, not a wall-clock bound: the VM drifts)
+    baseline = interleaved_windows(Task("add", 7), windows=3, warmup=10, naive=None, probe=lambda: 1.0)
+    slow = sorted(window["grokviz_ms"] for window in windows)[1]
+    fast = sorted(window["grokviz_ms"] for window in baseline)[1]
+    assert slow < fast + 50.0

@@ -8,7 +8,13 @@
 * Distance irrelevance q (Def 4.2): L[a, b] = the correct-class logit; q = mean over d of
   std_a L[a, a + d] ÷ std(L) (population standard deviations). In task coordinates
   (design.md §6a) a, a + d become u = φ(a), v = ψ(b) with d = v − u mod n; each d groups every
-  input whose coordinates differ by d, so many-to-one maps need no special case.
+  input whose coordinates differ by d, so many-to-one maps need no special case. For mul and div
+  the inputs with a = 0 or b = 0 (outside the group, c = 0) are left out. This is the paper's
+  definition transported to the group where the task is addition (design.md §6a): a pizza's logit
+  depends on ψ(b) − φ(a), not on b − a, so it is defined for every task that has coordinates.
+* s_g needs no coordinates: it compares gradients at the two input positions, whatever the tokens mean.
+* The [u + v, u − v] heatmap is a bijection only for odd n: for n = p − 1 (mul, div) the inputs
+  (u, v) and (u + n/2, v + n/2) share a cell (averaged) and half the cells hold none; its note says so.
 
 A clock's correct logit hardly depends on a − b (q ≈ 1) and its gradients at a and b differ
 (s_g ≈ 1/3); a pizza's correct logit is |cos(w(a − b)/2)|-shaped (q small) and, with uniform
@@ -133,7 +139,14 @@ def sum_difference_grid(correct: torch.Tensor, maps: OperandMaps) -> LabelledTen
     grid = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan"))).view(n, n)
     first, second = maps.symbols
     axes = (Axis(f"{first}+{second}", n, "token"), Axis(f"{first}−{second}", n, "token"))
-    note = "" if bool((count > 0).all()) else f"{int((count == 0).sum())} of {n * n} cells have no input (blank)"
+    notes = []
+    if not bool((count > 0).all()):
+        notes.append(f"{int((count == 0).sum())} of {n * n} cells have no input (blank)")
+    if bool((count > 1).any()):  # e.g. n even: (u, v) and (u + n/2, v + n/2) share their sum and difference
+        most = int(count.max())
+        notes.append(f"{int((count > 1).sum())} cells average {most if bool((count[count > 1] == most).all()) else 'several'}"
+                     " inputs")
+    note = "; ".join(notes)
     return LabelledTensor(grid.float(), axes, title="correct-class logit", note=note)
 
 

@@ -63,11 +63,18 @@ class LiveProgress:
     def measure(self, epoch: int, state, key_freqs=None) -> dict:
         import time
 
+        from grokviz.analysis.lastpos import last_position_grid
         from grokviz.analysis.progress import measure_model
+        from grokviz.analysis.spectrum import key_frequencies_only
 
         began = time.perf_counter()
-        keys = key_freqs_of(state, self.task) if key_freqs is None else [int(k) for k in key_freqs]
-        record = {"epoch": int(epoch), "key_freqs": keys, **measure_model(self.setup(keys), state)}
+        post = None
+        if key_freqs is None:  # the neurons' activations serve the key frequencies and the measures
+            post = last_position_grid(state, ("post",))["post"]
+            keys = key_frequencies_only(state, self.task.coordinates(), post=post)
+        else:
+            keys = [int(k) for k in key_freqs]
+        record = {"epoch": int(epoch), "key_freqs": keys, **measure_model(self.setup(keys), state, post=post)}
         self.records[int(epoch)] = record
         self.seconds += time.perf_counter() - began
         return record

@@ -226,12 +226,14 @@ def _mean_of(values: torch.Tensor) -> float:
     return float(values.sum(dtype=torch.float64) / max(len(values), 1))
 
 
-def _logits_and_contributions(setup: ProgressSetup, w: Weights) -> tuple[torch.Tensor, torch.Tensor]:
+def _logits_and_contributions(setup: ProgressSetup, w: Weights, post: torch.Tensor | None = None
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [p², p], contributions [S, p]) with contributions[j] = Σ_rows d_j[row]·(post[row]·W_logit).
 
     From the table read-outs (:class:`~grokviz.analysis.lastpos.GridReadout`), ``pre`` in blocks
-    of :data:`ROW_CHUNK` inputs. The neurons' part of the logits is logits − direct, so the
-    contributions are Dᵀ·logits − Dᵀ·direct: [S, p²]·[p², p] products.
+    of :data:`ROW_CHUNK` inputs (or the rows of ``post`` [p², d_mlp], when the caller has them).
+    The neurons' part of the logits is logits − direct, so the contributions are Dᵀ·logits −
+    Dᵀ·direct: [S, p²]·[p², p] products.
     """
     readout = GridReadout.of(w)
     directions = setup.stacked_directions
@@ -240,7 +242,7 @@ def _logits_and_contributions(setup: ProgressSetup, w: Weights) -> tuple[torch.T
     w_logit = w.w_logit
     for start in range(0, setup.p ** 2, ROW_CHUNK):
         rows = slice(start, start + ROW_CHUNK)
-        logits[rows].addmm_(readout.pre(rows).relu_(), w_logit)
+        logits[rows].addmm_(readout.pre(rows).relu_() if post is None else post[rows], w_logit)
     return logits, directions.T @ logits - direct_part
 
 
@@ -287,15 +289,18 @@ def _cos_measures(setup: ProgressSetup, logits_valid: torch.Tensor, labels_valid
 
 
 @torch.no_grad()
-def measure_model(setup: ProgressSetup, source) -> dict:
+def measure_model(setup: ProgressSetup, source, post: torch.Tensor | None = None) -> dict:
     """All progress measures of one checkpoint (a model, a state dict or Weights; module docstring).
+
+    ``post``: the checkpoint's MLP activations at ``=`` over all inputs, when the caller has them
+    (the live measures find the key frequencies from them first); computed in blocks otherwise.
 
     Cost: two dense matmuls over the p² inputs (``pre`` and the neurons' logits, ~3.2 GFLOP at
     p = 113) in blocks, so no [p², d_mlp] tensor exists; everything else works on the [p², p]
     logits (consumed last, in place) or on rank-2K corrections to them.
     """
     w = Weights.of(source)
-    logits, contributions = _logits_and_contributions(setup, w)
+    logits, contributions = _logits_and_contributions(setup, w, None if post is None else post.reshape(setup.p ** 2, -1))
     labels, test = setup.safe_labels, setup.test_rows
     logits_valid = logits if setup.all_valid else logits[setup.valid]
     out = _cos_measures(setup, logits_valid, labels if setup.all_valid else labels[setup.valid])
@@ -348,11 +353,11 @@ class ProgressTable:
 
 def key_frequencies_of(state, task=None) -> list:
     """Key frequencies of one state dict in ``task``'s coordinates (design.md §6a; None: add's maps):
-    those W_E and the neuron clusters both confirm (:func:`grokviz.analysis.spectrum.key_frequency_report`)."""
-    from grokviz.analysis.spectrum import key_frequency_report
+    those W_E and the neuron clusters both confirm (:func:`grokviz.analysis.spectrum.key_frequency_report`,
+    computed by its cheaper twin :func:`~grokviz.analysis.spectrum.key_frequencies_only`)."""
+    from grokviz.analysis.spectrum import key_frequencies_only
 
-    coords = None if task is None else task.coordinates()
-    return [int(k) for k in key_frequency_report(state, coords=coords).frequencies]
+    return key_frequencies_only(state, None if task is None else task.coordinates())
 
 
 def default_key_frequencies(run) -> list:

@@ -170,6 +170,37 @@ def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float |
                               not notes, notes, per_operand, harmonics, unconfirmed, coords.n)
 
 
+def key_frequencies_only(model, coords=None, post: torch.Tensor | None = None) -> list[int]:
+    """Exactly ``key_frequency_report(model, coords=coords).frequencies``, at a fraction of the
+    cost: the live progress measures find them at every checkpoint (:mod:`grokviz.analysis.live`).
+
+    A neuron's block fractions sum to at most 1 (the blocks share no entry), so a neuron is
+    dominated by k (:data:`CONFIRM_FRACTION` = ½) exactly when its fraction at k exceeds ½:
+    confirming W_E's candidates needs their own blocks only
+    (:func:`~grokviz.analysis.neurons.neuron_fraction_at`). Falls back to the full report where
+    a map is not a bijection. ``post``: the MLP activations at ``=`` over the [a, b] grid, when
+    the caller has them (computed otherwise).
+    """
+    from grokviz.analysis.lastpos import last_position_grid
+    from grokviz.analysis.neurons import neuron_fraction_at
+
+    weights = Weights.of(model)
+    coords = coordinates_of(coords, weights.p)
+    candidates = {operand: key_frequencies(weights, "W_E", coords, operand).frequencies for operand in ("a", "b")}
+    wanted = sorted({int(k) for found in candidates.values() for k in found if int(k) > 0})
+    if not wanted:
+        return []
+    if post is None:
+        post = last_position_grid(weights, ("post",))["post"]
+    post = post.reshape(weights.p, weights.p, -1)
+    fraction = neuron_fraction_at(post, coords, wanted)
+    if fraction is None:
+        return [int(k) for k in key_frequency_report(weights, coords=coords).frequencies]
+    minimum = cluster_minimum(post.shape[-1])
+    confirmed = {k for k, row in zip(wanted, fraction) if int((row > CONFIRM_FRACTION).sum()) >= minimum}
+    return sorted({int(k) for found in candidates.values() for k in found if int(k) in confirmed})
+
+
 @dataclass(frozen=True)
 class TokenBasis:
     """Which ordering of one operand's tokens makes W_E sparse (design.md §6a, "which basis").

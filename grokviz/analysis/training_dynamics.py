@@ -24,21 +24,30 @@ WEIGHT_GROUPS = {
 WEIGHT_GROUPS["model"] = tuple(key for keys in WEIGHT_GROUPS.values() for key in keys)
 
 
-def collapsed_fraction(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Share of rows whose float32 softmax puts exactly 1.0 on the label ([rows, classes] logits)."""
+def collapsed_fraction(logits: torch.Tensor, labels: torch.Tensor, loss: str = "cross_entropy") -> float:
+    """Share of rows whose float32 softmax puts exactly 1.0 on the label ([rows, classes] logits).
+
+    ``loss="stablemax"``: the float32 StableMax probabilities instead (:mod:`grokviz.core.losses`),
+    i.e. collapse of a StableMax-trained run's own loss."""
     if len(labels) == 0:
         return float("nan")
-    probabilities = torch.softmax(logits.float(), dim=-1)
+    if loss == "stablemax":
+        from grokviz.core.losses import stablemax_probabilities
+
+        probabilities = stablemax_probabilities(logits.float())
+    else:
+        probabilities = torch.softmax(logits.float(), dim=-1)
     return float((probabilities.gather(1, labels[:, None]).squeeze(1) == 1.0).double().mean())
 
 
-def softmax_collapse(source, task, train_rows: torch.Tensor) -> float:
-    """Fraction of the training inputs whose float32 softmax has collapsed (``source``: model or state dict)."""
+def softmax_collapse(source, task, train_rows: torch.Tensor, losses=("cross_entropy",)) -> list:
+    """Per name in ``losses``, the fraction of the training inputs whose float32 probabilities under that
+    loss have collapsed (``source``: model or state dict); the softmax's for ``cross_entropy``."""
     p = task.p
     logits = last_position_grid(source, ("logits",))["logits"].reshape(p * p, p)
     labels = task.labels()
     rows = train_rows[labels[train_rows] >= 0]
-    return collapsed_fraction(logits[rows], labels[rows])
+    return [collapsed_fraction(logits[rows], labels[rows], loss) for loss in losses]
 
 
 @dataclass(frozen=True)

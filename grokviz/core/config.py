@@ -15,6 +15,18 @@ LR_MAX = 10.0  # lr in (0, LR_MAX]
 WEIGHT_DECAY_MAX = 100.0  # weight decay in [0, WEIGHT_DECAY_MAX]
 GROKFAST_LAMBDA_MAX = 100.0  # λ in [0, GROKFAST_LAMBDA_MAX]; α in [0, 1)
 
+# Training losses and optimisers (design.md §4, §6b): grokviz.core.losses, grokviz.core.orthograd
+LOSSES = ("cross_entropy", "stablemax")
+LOSS_TITLES = {"cross_entropy": "cross-entropy (softmax)", "stablemax": "StableMax cross-entropy"}
+OPTIMIZERS = ("adamw", "orthoadamw")
+OPTIMIZER_TITLES = {"adamw": "AdamW", "orthoadamw": "⊥AdamW (⊥Grad, then AdamW)"}
+
+
+def check_choice(name: str, value, choices: tuple) -> str:
+    if value not in choices:
+        raise ParameterError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
 
 def _positive_int(name: str, value, maximum: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -111,7 +123,13 @@ class GrokfastConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training recipe; defaults are the Grokking-demo notebook's (design.md §4)."""
+    """The training recipe; defaults are the Grokking-demo notebook's (design.md §4).
+
+    ``loss``: ``cross_entropy`` (the notebooks') or ``stablemax``; ``optimizer``: ``adamw`` or
+    ``orthoadamw`` (⊥Grad before AdamW) — Prieto et al.'s remedies for softmax collapse (design.md
+    §6b; :mod:`grokviz.core.losses`, :mod:`grokviz.core.orthograd`). The history's train and test
+    losses are the run's own ``loss``.
+    """
 
     epochs: int = 25_000
     lr: float = 1e-3
@@ -123,8 +141,12 @@ class TrainConfig:
     grokfast: GrokfastConfig = field(default_factory=GrokfastConfig)
     device: str = "auto"
     save_every_seconds: float = 120.0
+    loss: str = "cross_entropy"
+    optimizer: str = "adamw"
 
     def __post_init__(self):
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _positive_int("epochs", self.epochs)
         _positive_int("checkpoint_every", self.checkpoint_every)
         _positive_int("eval_every", self.eval_every)
@@ -154,6 +176,19 @@ class TrainConfig:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(**values)
+
+
+def recipe_text(recipe: dict, separator: str = ", ") -> str:
+    """A run's recipe in words: loss, optimiser, then lr, weight decay and Grokfast after ``separator``.
+
+    ``recipe``: :meth:`TrainConfig.to_dict` or any dict with its keys loss, optimizer, lr,
+    weight_decay and grokfast (a file without loss/optimizer was trained with the defaults)."""
+    loss, optimizer = recipe.get("loss", "cross_entropy"), recipe.get("optimizer", "adamw")
+    grokfast = recipe.get("grokfast") or {}
+    numbers = f"lr {float(recipe['lr']):g}, weight decay {float(recipe['weight_decay']):g}"
+    if grokfast.get("enabled"):
+        numbers += f", Grokfast α {float(grokfast['alpha']):g} λ {float(grokfast['lamb']):g}"
+    return (f"{LOSS_TITLES.get(loss, loss)}, {OPTIMIZER_TITLES.get(optimizer, optimizer)}{separator}{numbers}")
 
 
 # -- memory budget ----------------------------------------------------------------------------

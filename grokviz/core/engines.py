@@ -12,7 +12,8 @@ loss (and, when evaluating, the metrics of the weights before the update). Three
 - :class:`EnsembleEngine` — E same-shaped models stacked and ``vmap``-ed
   (:mod:`grokviz.core.lastpos.batched`): one GPU trains a sweep group at once.
 
-The loss is the notebooks': mean −log softmax at the label in float64.
+The loss is the run's (:mod:`grokviz.core.losses`): the notebooks' mean −log softmax at the label
+in float64, or StableMax's; every engine computes both (``loss=``).
 """
 
 from __future__ import annotations
@@ -24,33 +25,11 @@ import torch
 from grokviz.core.lastpos import InputLayout, last_position_logits
 from grokviz.core.lastpos.batched import ensemble_logits
 from grokviz.core.lastpos.step import TrainStep
+from grokviz.core.losses import cross_entropy_float64, loss_function, stacked_losses  # noqa: F401 - re-exported
 from grokviz.core.weights import Weights
 
 EVAL_CHUNK_LOGITS = 32 * 1024 * 1024  # logits per evaluation chunk (bounds memory at large p)
 ENGINES = ("auto", "hand-written", "autograd")
-
-
-class _Float64CrossEntropy(torch.autograd.Function):
-    """Mean −log softmax in float64 at the labels; backward (softmax − onehot)/N in one pass."""
-
-    @staticmethod
-    def forward(ctx, logits, labels):
-        log_probs = logits.to(torch.float64).log_softmax(dim=-1)
-        ctx.save_for_backward(log_probs, labels)
-        ctx.dtype = logits.dtype
-        return -log_probs.gather(-1, labels[:, None]).mean()
-
-    @staticmethod
-    def backward(ctx, grad):
-        log_probs, labels = ctx.saved_tensors
-        probs = log_probs.exp()
-        probs[torch.arange(len(labels), device=labels.device), labels] -= 1.0
-        return probs.mul_(grad / len(labels)).to(ctx.dtype), None
-
-
-def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The notebooks' loss: mean −log softmax in float64 at the label."""
-    return _Float64CrossEntropy.apply(logits, labels)
 
 
 def eval_chunks(rows: torch.Tensor, p: int, max_logits: int = EVAL_CHUNK_LOGITS) -> list[InputLayout]:
@@ -60,16 +39,18 @@ def eval_chunks(rows: torch.Tensor, p: int, max_logits: int = EVAL_CHUNK_LOGITS)
 
 
 @torch.no_grad()
-def evaluate(model, layouts: list[InputLayout], labels: torch.Tensor) -> tuple[float, float]:
+def evaluate(model, layouts: list[InputLayout], labels: torch.Tensor, loss: str = "cross_entropy") -> tuple[float, float]:
     """(loss, accuracy) over inputs split into layout chunks; ``labels`` concatenated in order.
 
-    ``model``: a GrokTransformer or its :class:`~grokviz.core.weights.Weights`."""
+    ``model``: a GrokTransformer or its :class:`~grokviz.core.weights.Weights`; ``loss``: a name in
+    :data:`~grokviz.core.losses.LOSSES`."""
+    mean_loss = loss_function(loss)
     total_loss, correct, count, start = 0.0, 0, 0, 0
     for layout in layouts:
         logits = last_position_logits(model, layout)
         target = labels[start : start + len(layout)]
         start += len(layout)
-        total_loss += float(cross_entropy_float64(logits, target)) * len(layout)
+        total_loss += float(mean_loss(logits, target)) * len(layout)
         correct += int((logits.argmax(-1) == target).sum())
         count += len(layout)
     return total_loss / max(count, 1), correct / max(count, 1)
@@ -107,23 +88,26 @@ class Split:
 class _SingleModel:
     """An engine for one model's :class:`Weights` (the parameters themselves)."""
 
-    def __init__(self, weights: Weights, trainable: list[torch.Tensor], split: Split):
-        self.weights, self.trainable, self.split = weights, trainable, split
+    stacked = False  # one model per tensor (⊥Grad projects whole tensors)
+
+    def __init__(self, weights: Weights, trainable: list[torch.Tensor], split: Split, loss: str = "cross_entropy"):
+        self.weights, self.trainable, self.split, self.loss = weights, trainable, split, loss
 
     def final_metrics(self) -> tuple[float, float, float, float]:
         """(train loss, test loss, train accuracy, test accuracy) of the weights as they are."""
         split = self.split
-        train_loss, train_acc = evaluate(self.weights, eval_chunks(split.train_rows, self.weights.p), split.train_labels)
-        test_loss, test_acc = evaluate(self.weights, split.test_layouts, split.test_labels)
+        train_loss, train_acc = evaluate(self.weights, eval_chunks(split.train_rows, self.weights.p), split.train_labels,
+                                         self.loss)
+        test_loss, test_acc = evaluate(self.weights, split.test_layouts, split.test_labels, self.loss)
         return train_loss, test_loss, train_acc, test_acc
 
 
 class HandWrittenEngine(_SingleModel):
     """The CPU step: forward and hand-written backward in reused buffers (:class:`TrainStep`)."""
 
-    def __init__(self, weights: Weights, trainable: list[torch.Tensor], split: Split):
-        super().__init__(weights, trainable, split)
-        self._step = TrainStep(weights, split.train_layout, split.train_labels)
+    def __init__(self, weights: Weights, trainable: list[torch.Tensor], split: Split, loss: str = "cross_entropy"):
+        super().__init__(weights, trainable, split, loss)
+        self._step = TrainStep(weights, split.train_layout, split.train_labels, loss=loss)
 
     def step(self, evaluating: bool) -> StepResult:
         step, split = self._step, self.split
@@ -142,19 +126,20 @@ class AutogradEngine(_SingleModel):
         split = self.split
         test_loss = test_acc = train_acc = None
         if evaluating:
-            test_loss, test_acc = evaluate(self.weights, split.test_layouts, split.test_labels)
+            test_loss, test_acc = evaluate(self.weights, split.test_layouts, split.test_labels, self.loss)
         for tensor in self.trainable:
             tensor.grad = None
         logits = last_position_logits(self.weights, split.train_layout)
-        loss = cross_entropy_float64(logits, split.train_labels)
+        loss = loss_function(self.loss)(logits, split.train_labels)
         loss.backward()
         if evaluating:
             train_acc = int((logits.detach().argmax(-1) == split.train_labels).sum()) / len(split.train_labels)
         return StepResult(loss.detach(), train_acc, test_loss, test_acc)
 
 
-def single_engine(name: str, device: torch.device, weights: Weights, trainable, split: Split):
-    """The engine ``name`` (``auto``: hand-written on a CPU, autograd elsewhere)."""
+def single_engine(name: str, device: torch.device, weights: Weights, trainable, split: Split,
+                  loss: str = "cross_entropy"):
+    """The engine ``name`` (``auto``: hand-written on a CPU, autograd elsewhere) for the loss ``loss``."""
     if name == "auto":
         name = "hand-written" if device.type == "cpu" else "autograd"
     if name == "hand-written":
@@ -162,8 +147,8 @@ def single_engine(name: str, device: torch.device, weights: Weights, trainable, 
             from grokviz.core.errors import ParameterError
 
             raise ParameterError("engine", f"the hand-written step runs on the CPU only, not {device}")
-        return HandWrittenEngine(weights, trainable, split)
-    return AutogradEngine(weights, trainable, split)
+        return HandWrittenEngine(weights, trainable, split, loss)
+    return AutogradEngine(weights, trainable, split, loss)
 
 
 class EnsembleEngine:
@@ -171,20 +156,22 @@ class EnsembleEngine:
 
     ``params``/``buffers``: state-dict keys → [E, ...] (:func:`~grokviz.core.lastpos.batched.stack_models`);
     ``params`` are the trainable leaves. AdamW and Grokfast act element-wise, so one optimiser
-    over the stacked parameters equals one optimiser per model.
+    over the stacked parameters equals one optimiser per model; ⊥Grad projects per model (``stacked``).
     """
 
-    def __init__(self, params: dict, buffers: dict, train_rows, test_rows, labels_train, labels_test, p: int):
-        self.params, self.buffers, self.p = params, buffers, p
+    stacked = True
+
+    def __init__(self, params: dict, buffers: dict, train_rows, test_rows, labels_train, labels_test, p: int,
+                 loss: str = "cross_entropy"):
+        self.params, self.buffers, self.p, self.loss = params, buffers, p, loss
         self.trainable = list(params.values())
         self.train = (train_rows // p, train_rows % p, labels_train)
         self.test = (test_rows // p, test_rows % p, labels_test)
 
     def losses(self, a, b, labels) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per-model float64 mean cross-entropy [E], logits [E, N, p])."""
+        """(per-model float64 mean loss [E], logits [E, N, p])."""
         logits = ensemble_logits(self.params, self.buffers, a, b)
-        log_probs = logits.to(torch.float64).log_softmax(-1)
-        return -log_probs.gather(-1, labels[..., None]).squeeze(-1).mean(-1), logits
+        return stacked_losses(self.loss, logits, labels), logits
 
     def _metrics(self, inputs) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():

@@ -119,6 +119,8 @@ class Run:
             "source_format": self.source_format,
             "model": {"d_model": cfg.d_model, "n_heads": cfg.n_heads, "d_head": cfg.d_head, "d_mlp": cfg.d_mlp},
             "split": self.split.to_dict(),
+            "recipe": {key: self.train_config.to_dict()[key]
+                       for key in ("loss", "optimizer", "lr", "weight_decay", "grokfast")},
             "epochs": int(self.epochs_trained),
             "n_checkpoints": len(self.checkpoint_epochs),
             **self.final_metrics(),

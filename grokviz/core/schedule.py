@@ -2,7 +2,8 @@
 
 Epoch e means "after e optimiser steps". Each epoch: pause / cancel, the lr warm-up, one
 engine step (with the metrics every ``eval_every`` epochs, of the weights before the update),
-Grokfast's gradient filter, one AdamW update, then a checkpoint every ``checkpoint_every``
+Grokfast's gradient filter, ⊥Grad's projection (``optimizer = "orthoadamw"``, after Grokfast so the
+gradient AdamW sees is orthogonal to the weights), one AdamW update, then a checkpoint every ``checkpoint_every``
 epochs and a crash-safe save every ``save_every_seconds``. What to record is the caller's: the
 single-model :class:`~grokviz.core.training.Trainer` and the sweep's ensemble pass callbacks.
 """
@@ -17,6 +18,7 @@ import torch
 from grokviz.core.adamw_step import DirectAdamW
 from grokviz.core.config import TrainConfig
 from grokviz.core.engines import StepResult
+from grokviz.core.orthograd import project_gradients
 
 
 def warmup_lr(config: TrainConfig, step: int) -> float:
@@ -46,6 +48,7 @@ class Schedule:
         """
         cfg, engine, control, ema = self.config, self.engine, self.control, self.ema
         alpha, lamb = cfg.grokfast.alpha, cfg.grokfast.lamb
+        orthogonal = cfg.optimizer == "orthoadamw"
         began = last_save = time.perf_counter()
         epoch, status = start, "finished"
         for step in range(start, cfg.epochs):
@@ -66,6 +69,8 @@ class Schedule:
                 torch._foreach_mul_(ema, alpha)
                 torch._foreach_add_(ema, grads, alpha=1 - alpha)
                 torch._foreach_add_(grads, ema, alpha=lamb)
+            if orthogonal:
+                project_gradients(engine.trainable, stacked=engine.stacked)
             self._adamw.step()
             epoch = step + 1
             if evaluating:

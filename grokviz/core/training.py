@@ -179,7 +179,7 @@ class Trainer:
             train_rows, test_rows = split_indices(self.task, self.split)
             start, history, epochs, checkpoints, wall_before = 0, HistoryBuffer(), [], [], 0.0
         split = Split.of(train_rows.to(device), test_rows.to(device), self.task.labels().to(device), p)
-        engine = single_engine(self.engine, device, weights, trainable, split)
+        engine = single_engine(self.engine, device, weights, trainable, split, cfg.loss)
 
         def keep_checkpoint(epoch: int) -> None:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

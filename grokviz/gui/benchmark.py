@@ -203,11 +203,32 @@ def bench_training_in_app(args, app=None, p: int = 113) -> dict:
             "epochs": epochs, "p": p, "target_ratio": IN_APP_TARGET_RATIO}
 
 
+def _grokked_measure_seconds(checkpoints: int = 8) -> float:
+    """Seconds per checkpoint of the live measures (key frequencies + progress measures) on the
+    bundled example's last checkpoints: a grokked p = 113 model, five key frequencies — the
+    costlier half of a real run (before grokking there are none)."""
+    from grokviz.analysis.live import LiveProgress
+    from grokviz.core.example import example_path
+    from grokviz.core.runfile import load_run
+
+    run = load_run(example_path())
+    train_rows, test_rows = run.indices()
+    live = LiveProgress(run.task, train_rows, test_rows)
+    states = [(epoch, run.state_dict(epoch)) for epoch in run.epochs[-checkpoints - 1:]]
+    live.measure(*states[0])  # builds the setup for these key frequencies (once per run)
+    live.seconds = 0.0
+    for epoch, state in states[1:]:
+        live.measure(epoch, state)
+    return live.seconds / (len(states) - 1)
+
+
 def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
     """Training time with the live progress measures ÷ without (``grokviz train``, default recipe,
-    a checkpoint every 100 epochs), interleaved off/on runs."""
+    a checkpoint every 100 epochs, 1,000 epochs: 11 checkpoints), interleaved off/on runs. Beside
+    it, the measures' own cost on grokked checkpoints over the training time between two
+    checkpoints (``grokked_checkpoint_share``)."""
     quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (300, 3)
+    epochs, rounds = (300, 1) if quick else (1000, 3)
     directory = tempfile.mkdtemp(prefix="grokviz-bench-")
     off, on, off_process, on_process = [], [], [], []
     for i in range(rounds):
@@ -216,9 +237,15 @@ def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
         seconds, process = _cli_train(os.path.join(directory, f"on{i}.pt"), epochs, p, live=True)
         on.append(seconds), on_process.append(process)
     ratio = statistics.median(on) / statistics.median(off)
+    grokked = _grokked_measure_seconds(3 if quick else 8) if p == 113 else float("nan")
+    from grokviz.core.config import TrainConfig
+
+    every = TrainConfig().checkpoint_every  # the default recipe's checkpoint interval
     return {"ok": ratio <= OVERHEAD_TARGET, "ratio": ratio, "ms_per_epoch_without": [v * 1000 for v in off],
             "ms_per_epoch_with": [v * 1000 for v in on], "process_s_without": off_process, "process_s_with": on_process,
             "process_ratio": statistics.median(on_process) / statistics.median(off_process),
+            "grokked_measure_ms_per_checkpoint": grokked * 1000,
+            "grokked_checkpoint_share": grokked / (every * statistics.median(off)),
             "epochs": epochs, "p": p, "target": OVERHEAD_TARGET}
 
 

@@ -31,7 +31,9 @@ def register(subparsers) -> None:
     parser.add_argument("--slice-c", type=int, default=17, help="answer c of the [c, a] resid_post slice (default 17)")
     parser.add_argument("--animate", choices=["circles"], default=None,
                         help="instead of the figure set, write an animation over every checkpoint: "
-                             "circles = the embedding circles (embedding_circles.gif)")
+                             "circles = the embedding circles (embedding_circles.gif, or .mp4 with --animate-format mp4)")
+    parser.add_argument("--animate-format", choices=["gif", "mp4"], default="gif",
+                        help="the animation's file format (default gif; mp4 is H.264 through the ffmpeg imageio-ffmpeg bundles)")
     parser.add_argument("--fps", type=at_least_one, default=10, help="animation frames (checkpoints) per second (default 10)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_task_options(parser, p_required=None)
@@ -116,13 +118,13 @@ def paired_problem(args) -> str | None:
 
 
 def export_animation(run, args, report) -> int:
-    """``--animate circles``: the Circles tab's animation as a GIF in ``args.out``."""
+    """``--animate circles``: the Circles tab's animation as a GIF or MP4 (``--animate-format``) in ``args.out``."""
     from pathlib import Path
 
     from grokviz.gui.mechanism_figures import write_circles_animation
 
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    path = Path(args.out) / "embedding_circles.gif"
+    path = Path(args.out) / f"embedding_circles.{args.animate_format}"
     try:
         write_circles_animation(run, path, fps=args.fps, report=report)
     except ValueError as error:

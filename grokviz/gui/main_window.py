@@ -43,6 +43,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self._pending_opens: list[tuple] = []
         self._closing = False
+        self._save_failure = ""  # the last failed save of the training run (its one-line reason)
         self.setWindowTitle("grokviz")
         self.setAcceptDrops(True)
 
@@ -129,6 +130,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                           "Open a TransformerLens or Nanda checkpoint and save it as a grokviz run")
         self.export_view_action = self._action("&Export current view…", self.export_current_view, "Ctrl+E")
         self.export_set_action = self._action("Export &figure set…", self.export_figure_set, "Ctrl+Shift+E")
+        self.save_as_action = self._action("&Save run as…", self.save_as_dialog, Std.SaveAs,
+                                           "Write the open run to another file (e.g. after a failed save)")
         self.close_run_action = self._action("&Close run", self.close_run, "Ctrl+W")
         self.quit_action = self._action("&Quit", self.close, Std.Quit)
         self.quit_action.setMenuRole(QtGui.QAction.MenuRole.QuitRole)
@@ -163,6 +166,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction(self.export_view_action)
         file_menu.addAction(self.export_set_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.save_as_action)
         file_menu.addAction(self.close_run_action)
         file_menu.addAction(self.quit_action)
         view_menu = bar.addMenu("&View")
@@ -565,6 +569,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if out:
             self.save_run_as(run, out)
 
+    def save_as_dialog(self):
+        run = self.state.run
+        if run is None:
+            self.statusBar().showMessage("No run open to save", 5000)
+            return
+        suggested = str(Path(run.path).with_suffix("")) + "_copy.pt" if run.path else self.settings.last_directory()
+        out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save run as", suggested, "grokviz run (*.pt)")
+        if out:
+            self.save_run_as(run, out)
+
     def save_run_as(self, run, out) -> Job:
         def function(context):
             from grokviz.core.runfile import save_run
@@ -683,6 +697,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_job = job
         job.finished_run.connect(self._training_finished)
         job.failed.connect(self._training_failed)
+        job.save_problem.connect(self._training_save_problem)
+        job.unsaved.connect(lambda message, j=job: self._training_unsaved(j, message))
         job.done.connect(self._training_done)
         self.training_view.attach_job(job, f"Training {task.formula}  →  {out_path}")
         self.run_panel.show_training(job)
@@ -738,6 +754,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_ended.emit(None)
         if not self._closing:
             self.report_error(f"Training failed: {message}{note}", details)
+
+    def _training_save_problem(self, line: str):
+        """A save of the training run failed, or moved to a fallback file (core.fallback_save)."""
+        if line.startswith("saved the run to"):
+            self.report_error(f"{self._save_failure or 'Saving failed'}; {line}. "
+                              "File › Save run as… writes it elsewhere once training ends.")
+        else:
+            self._save_failure = line
+            self.statusBar().showMessage(f"Saving the run failed: {line}", 10_000)
+
+    def _training_unsaved(self, job, message: str):
+        """Training ended and nothing could be saved: the run waits in the training process
+        until it is saved where the user says, or given up."""
+        while True:
+            out, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self, f"The run could not be saved ({message[:120]}). Save it as", self.settings.last_directory(),
+                "grokviz run (*.pt)")
+            if out:
+                job.save_as(out)
+                return
+            answer = QtWidgets.QMessageBox.question(
+                self, "Discard the trained run?", "The run is not saved anywhere. Discard it?",
+                QtWidgets.QMessageBox.StandardButton.Discard | QtWidgets.QMessageBox.StandardButton.Cancel)
+            if answer == QtWidgets.QMessageBox.StandardButton.Discard:
+                job.discard()
+                return
 
     def _training_done(self):
         job = self.training_job

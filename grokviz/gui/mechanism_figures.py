@@ -305,15 +305,32 @@ GROUP_LABELS = {"model": "whole model", "embed": "embed (W_E, W_pos)", "attentio
                 "mlp": "MLP (W_in, W_out)", "unembed": "unembed (W_U)"}
 
 
+def _own_loss_curve(history):
+    """The collapse under a StableMax run's own loss (None for cross-entropy runs: it is the softmax's)."""
+    own = getattr(history, "own_loss_collapsed", None)
+    return own if own is not None and getattr(history, "training_loss", "cross_entropy") != "cross_entropy" else None
+
+
 def collapse_csv(history) -> CurveData:
-    return CurveData(x_label="epoch", comment="fraction of training inputs whose float32 softmax gives the correct "
-                                            "class exactly 1.0 (Prieto et al. 2025)").add(
+    data = CurveData(x_label="epoch", comment="fraction of training inputs whose float32 softmax gives the correct "
+                                              "class exactly 1.0 (Prieto et al. 2025)"
+                                              + (f"; {history.note}" if getattr(history, "note", None) else "")).add(
         "collapsed_fraction", history.epochs, history.collapsed)
+    own = _own_loss_curve(history)
+    if own is not None:
+        data.add(f"collapsed_under_{history.training_loss}", history.epochs, own)
+    return data
 
 
 def draw_collapse(plot: pg.PlotItem, history, epoch=None):
+    own = _own_loss_curve(history)
+    if own is not None:  # a StableMax run: the softmax's collapse is not its loss's, both shown
+        _legend(plot)
     plot.addItem(curve(history.epochs, history.collapsed, pen=pg.mkPen("#CC79A7", width=2), symbol="o", symbolSize=4,
-                       symbolBrush="#CC79A7", symbolPen=None))
+                       symbolBrush="#CC79A7", symbolPen=None, name="softmax" if own is not None else None))
+    if own is not None:
+        plot.addItem(curve(history.epochs, own, pen=pg.mkPen("#009E73", width=2), symbol="t", symbolSize=5,
+                           symbolBrush="#009E73", symbolPen=None, name=f"{history.training_loss} (the run's loss)"))
     style_plot(plot, "Softmax collapse: training inputs with p_correct = 1.0 in float32", "epoch", "fraction")
     plot.setYRange(0, 1.02, padding=0)
     return add_cursor(plot, epoch)
@@ -473,7 +490,8 @@ def render_mechanism_figures(run, directory, formats=("png", "svg"), epoch=None,
     figure("11_training_dynamics", "Training dynamics",
            "Weight trajectory (PCA of the flattened weights over checkpoints; per-group paths in the CSVs), step size "
            "per checkpoint interval, the fraction of training inputs whose float32 softmax has collapsed "
-           f"(final {collapse.collapsed[-1]:.3f}), and per neuron the share of its variance in its final cluster.",
+           f"(final {collapse.collapsed[-1]:.3f}), and per neuron the share of its variance in its final cluster."
+           + (f" Note: {collapse.note}." if collapse.note else ""),
            draw_dynamics, csvs)
     return records
 
@@ -484,9 +502,24 @@ def _circle_frequencies(session) -> list:
     return run_circle_frequencies(session)
 
 
-def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=None) -> str:
-    """The Circles tab's animation over every checkpoint as a GIF (Pillow) at ``path``."""
-    from PIL import Image
+ANIMATION_FORMATS = ("gif", "mp4")
+MP4_HELP = ("MP4 needs an ffmpeg encoder: pip install imageio-ffmpeg (its wheels bundle ffmpeg; a grokviz "
+            "dependency), or point IMAGEIO_FFMPEG_EXE at an ffmpeg binary; --animate-format gif needs neither")
+
+
+def ffmpeg_executable() -> str:
+    """The ffmpeg that writes MP4s (imageio-ffmpeg's bundled binary, else $IMAGEIO_FFMPEG_EXE or one on
+    PATH); ValueError with :data:`MP4_HELP` when there is none. Nothing is downloaded."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:
+        raise ValueError(f"{MP4_HELP} ({error})") from None
+
+
+def circle_animation_frames(run, size=(1200, 800), report=None):
+    """The Circles tab's animation over every checkpoint: yields one RGB QImage per stored epoch."""
     from PySide6 import QtGui, QtWidgets
 
     from grokviz.gui.figures import _run_label, new_canvas
@@ -499,19 +532,60 @@ def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=N
     inner = canvas.ci.addLayout(row=1, col=0)
     plots = circle_layout(inner, history.frames[0], run.p, frames=history.frames)
     canvas.show()
+    try:
+        for index, (epoch, frame) in enumerate(zip(history.epochs, history.frames)):
+            title.setText(f"{_run_label(run)} · embedding circles · epoch {epoch}")
+            show_circles(plots, frame)
+            QtWidgets.QApplication.processEvents()
+            yield canvas.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+            if report is not None:
+                report((index + 1) / len(history.epochs), f"frame {index + 1}/{len(history.epochs)}")
+    finally:
+        canvas.hide()
+        canvas.deleteLater()
+
+
+def _rgb_bytes(image, width: int, height: int) -> bytes:
+    """Rows of a Format_RGB888 QImage without their padding, cropped to width × height."""
+    line, stride = 3 * image.width(), image.bytesPerLine()
+    data = bytes(image.constBits())[: image.sizeInBytes()]
+    return b"".join(data[row * stride: row * stride + line][: 3 * width] for row in range(height))
+
+
+def write_circles_animation(run, path, fps: int = 10, size=(1200, 800), report=None) -> str:
+    """The Circles tab's animation at ``path``: a GIF (Pillow), or an MP4 (H.264 through ffmpeg,
+    :func:`ffmpeg_executable`) when ``path`` ends in ``.mp4``."""
+    from pathlib import Path
+
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind not in ANIMATION_FORMATS:
+        raise ValueError(f"an animation is written as {' or '.join(ANIMATION_FORMATS)}, not {kind or 'no suffix'!r}")
+    if kind == "mp4":
+        return _write_mp4(run, path, fps, size, report)
+    from PIL import Image
+
     frames = []
-    for index, (epoch, frame) in enumerate(zip(history.epochs, history.frames)):
-        title.setText(f"{_run_label(run)} · embedding circles · epoch {epoch}")
-        show_circles(plots, frame)
-        QtWidgets.QApplication.processEvents()
-        image = canvas.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-        buffer = bytes(image.constBits())[: image.sizeInBytes()]
-        frame_image = Image.frombuffer("RGB", (image.width(), image.height()), buffer, "raw", "RGB",
-                                       image.bytesPerLine(), 1)
-        frames.append(frame_image.quantize(colors=128))
-        if report is not None:
-            report((index + 1) / len(history.epochs), f"frame {index + 1}/{len(history.epochs)}")
-    canvas.hide()
-    canvas.deleteLater()
+    for image in circle_animation_frames(run, size, report):
+        frames.append(Image.frombytes("RGB", (image.width(), image.height()),
+                                      _rgb_bytes(image, image.width(), image.height())).quantize(colors=128))
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0, optimize=False)
+    return str(path)
+
+
+def _write_mp4(run, path, fps, size, report) -> str:
+    import imageio_ffmpeg
+
+    ffmpeg_executable()  # before any frame is drawn: a missing encoder is one line, not a half-written file
+    writer = None
+    try:
+        for image in circle_animation_frames(run, size, report):
+            if writer is None:  # yuv420p needs even sides: crop a pixel off odd ones
+                width, height = image.width() // 2 * 2, image.height() // 2 * 2
+                writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, macro_block_size=2,
+                                                     ffmpeg_log_level="error")
+                writer.send(None)
+            writer.send(_rgb_bytes(image, width, height))
+    finally:
+        if writer is not None:
+            writer.close()
     return str(path)

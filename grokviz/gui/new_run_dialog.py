@@ -20,6 +20,7 @@ _FIELD_OF_PARAMETER = {
     "split": "split", "frac_train": "frac_train", "lr": "lr", "weight_decay": "weight_decay",
     "checkpoint_every": "checkpoint_every", "eval_every": "checkpoint_every",
     "device": "device", "grokfast_alpha": "grokfast", "grokfast_lambda": "grokfast",
+    "loss": "loss", "optimizer": "optimizer",
     "d_model": "model", "n_heads": "model", "d_head": "model", "d_mlp": "model", "out": "out",
 }
 
@@ -66,6 +67,7 @@ def inline_row(*items, stretch: bool = False) -> QtWidgets.QWidget:
 class NewRunDialog(QtWidgets.QDialog):
     def __init__(self, parent=None, directory: str | None = None, defaults: dict | None = None):
         super().__init__(parent)
+        from grokviz.core.config import LOSS_TITLES, LOSSES, OPTIMIZER_TITLES, OPTIMIZERS
         from grokviz.core.device import available_devices
         from grokviz.core.tasks import TASK_NAMES
 
@@ -152,6 +154,18 @@ class NewRunDialog(QtWidgets.QDialog):
         grokfast_layout.addWidget(self.grokfast_lambda)
         grokfast_layout.addStretch(1)
 
+        # Prieto et al.'s remedies for softmax collapse (design.md §6b); the defaults are the notebooks'
+        self.loss = QtWidgets.QComboBox()
+        for name in LOSSES:
+            self.loss.addItem(LOSS_TITLES[name], name)
+        self.loss.setToolTip("StableMax replaces exp in the softmax with s(x) = x + 1 (x ≥ 0), 1/(1 − x) (x < 0), "
+                             "so float32 probabilities never round to exactly 1 (softmax collapse).")
+        self.optimizer = QtWidgets.QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(OPTIMIZER_TITLES[name], name)
+        self.optimizer.setToolTip("⊥Grad removes from each weight's gradient its component along that weight, "
+                                  "g ← g − (g·θ/θ·θ) θ, before the AdamW step.")
+
         self.out = QtWidgets.QLineEdit()
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -194,6 +208,8 @@ class NewRunDialog(QtWidgets.QDialog):
         add("Cadence", cadence, "checkpoint_every")
         add("Device", self.device, "device")
         add("Grokfast", grokfast_row, "grokfast")
+        add("Loss", self.loss, "loss")
+        add("Optimizer", self.optimizer, "optimizer")
         add("Output file", out_row, "out")
 
         self.buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok |
@@ -210,7 +226,7 @@ class NewRunDialog(QtWidgets.QDialog):
             self.set_values(defaults)
         if not self.out.text():
             self.out.setText(self._default_out())
-        for widget in (self.task, self.split, self.device):
+        for widget in (self.task, self.split, self.device, self.loss, self.optimizer):
             widget.currentIndexChanged.connect(self.validate)
         for widget in (self.m, self.n, self.p, self.d_model, self.n_heads, self.d_head, self.d_mlp, self.epochs,
                        self.seed, self.data_seed, self.checkpoint_every, self.eval_every):
@@ -226,7 +242,7 @@ class NewRunDialog(QtWidgets.QDialog):
 
     # -- values --------------------------------------------------------------------------
     def set_values(self, values: dict) -> None:
-        """Set fields by name (task, m, n, p, d_model, …, lr, weight_decay, out, grokfast, device)."""
+        """Set fields by name (task, m, n, p, d_model, …, lr, weight_decay, out, grokfast, device, loss, optimizer)."""
         if "out" in values:
             self._out_edited = True
         for key, value in values.items():
@@ -297,7 +313,8 @@ class NewRunDialog(QtWidgets.QDialog):
             return TrainConfig(epochs=self.epochs.value(), lr=self._float(self.lr.text(), "lr"),
                                weight_decay=self._float(self.weight_decay.text(), "weight_decay"),
                                checkpoint_every=self.checkpoint_every.value(), eval_every=self.eval_every.value(),
-                               grokfast=grokfast, device=self.device.currentData())
+                               grokfast=grokfast, device=self.device.currentData(), loss=self.loss.currentData(),
+                               optimizer=self.optimizer.currentData())
 
         config = attempt(train_config)
         out = self.out.text().strip()

@@ -6,6 +6,7 @@ import os
 
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.core.config import recipe_text  # no torch either
 from grokviz.core.history import GROKKED_ACCURACY  # numpy only: no torch before the window shows
 
 DEFAULT_FPS = 8
@@ -18,6 +19,14 @@ def _fmt_loss(value) -> str:
 
 def _fmt_pct(value) -> str:
     return "—" if value is None or value != value else f"{value * 100:.2f} %"  # None or NaN (not evaluated there)
+
+
+def _preview_recipe(train_config: dict) -> str:
+    """The recipe read straight from a file (not validated yet: a malformed one shows as "…")."""
+    try:
+        return recipe_text(train_config, "\n")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "…"
 
 
 def _elide_path(path: str, width: int = 34) -> str:
@@ -178,7 +187,7 @@ class RunPanel(QtWidgets.QWidget):
 
     FIELDS = (
         ("task", "Task"), ("formula", "Formula"), ("p", "p"), ("model", "Model"), ("split", "Split"),
-        ("epochs", "Epochs"), ("train", "Train"), ("test", "Test"), ("grokked", "Grokked at"),
+        ("recipe", "Training"), ("epochs", "Epochs"), ("train", "Train"), ("test", "Test"), ("grokked", "Grokked at"),
         ("key_freqs", "Key frequencies"), ("basis", "Learned basis"), ("status", "Status"), ("file", "File"),
     )
 
@@ -260,6 +269,7 @@ class RunPanel(QtWidgets.QWidget):
             "task": task.spec, "formula": task.formula, "p": str(task.p),
             "model": f"d_model {cfg.d_model}, d_mlp {cfg.d_mlp}\n{cfg.n_heads} heads × d_head {cfg.d_head}",
             "split": f"{split.kind}, seed {split.seed}\n{split.frac_train * 100:g} % train",
+            "recipe": recipe_text(config.to_dict(), "\n"),
             "epochs": (f"{latest.epoch:,} of {latest.total_epochs:,}" if latest is not None
                        else f"starting… (of {config.epochs:,})"),
             "train": (f"loss {_fmt_loss(latest.train_loss)} · acc {_fmt_pct(latest.train_acc)}" if latest else "—"),
@@ -290,6 +300,7 @@ class RunPanel(QtWidgets.QWidget):
             "task": preview.task_spec, "formula": "…", "p": str(preview.p),
             "model": f"d_model {cfg['d_model']}, d_mlp {cfg['d_mlp']}\n{cfg['n_heads']} heads × d_head {cfg['d_head']}",
             "split": f"{split['kind']}, seed {split['seed']}\n{split['frac_train'] * 100:g} % train",
+            "recipe": _preview_recipe(preview.train_config),
             "epochs": f"{preview.epochs_trained:,} ({preview.n_checkpoints} checkpoints)",
             "train": f"loss {_fmt_loss(last['train_loss'])} · acc {_fmt_pct(last['train_acc'])}",
             "test": f"loss {_fmt_loss(last['test_loss'])} · acc {_fmt_pct(last['test_acc'])}",
@@ -330,6 +341,7 @@ class RunPanel(QtWidgets.QWidget):
             "p": str(task.p),
             "model": f"d_model {cfg.d_model}, d_mlp {cfg.d_mlp}\n{cfg.n_heads} heads × d_head {cfg.d_head}",
             "split": f"{split.kind}, seed {split.seed}\n{split.frac_train * 100:g} % train",
+            "recipe": recipe_text(run.train_config.to_dict(), "\n"),
             "epochs": f"{run.epochs_trained:,} ({len(run.checkpoint_epochs)} checkpoints)",
             "train": f"loss {_fmt_loss(last['train_loss'])} · acc {_fmt_pct(last['train_acc'])}",
             "test": f"loss {_fmt_loss(last['test_loss'])} · acc {_fmt_pct(last['test_acc'])}",

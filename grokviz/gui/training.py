@@ -41,13 +41,18 @@ class TrainingJob(QtCore.QObject):
 
     Signals: ``finished_run(object, dict)`` → (run, summary) when training ended (finished or
     cancelled; the file is written and read back); ``failed(str, str)`` → (message, details),
-    also when the child died; ``saved(str)`` after each crash-safe save; ``measured(dict)`` per
-    live progress record; ``done()`` at the end in every case.
+    also when the child died; ``saved(str)`` after each crash-safe save (its path: a fallback
+    file when the output could not be written); ``save_problem(str)`` for each new save failure;
+    ``unsaved(str)`` when training ended and nothing could be saved (answer with :meth:`save_as`
+    or :meth:`discard`); ``measured(dict)`` per live progress record; ``done()`` at the end in
+    every case.
     """
 
     finished_run = QtCore.Signal(object, dict)
     failed = QtCore.Signal(str, str)
     saved = QtCore.Signal(str)
+    save_problem = QtCore.Signal(str)
+    unsaved = QtCore.Signal(str)
     measured = QtCore.Signal(dict)
     done = QtCore.Signal()
 
@@ -64,6 +69,7 @@ class TrainingJob(QtCore.QObject):
         self.measures: list = []  # live progress records, in order
         self.latest = None
         self.last_saved_epoch: int | None = None
+        self.saved_path: str | None = None  # where the run is saved (a fallback after a failed save)
         self.run_result = None
         self.outcome: dict | None = None  # the child's "finished" / "failed" line
         self.load_result = True  # False: do not read the run back (closing the app)
@@ -103,6 +109,14 @@ class TrainingJob(QtCore.QObject):
     def _command(self, command: str) -> None:
         if self.process.state() != QtCore.QProcess.ProcessState.NotRunning:
             self.process.write((command + "\n").encode())
+
+    def save_as(self, path) -> None:
+        """Answer ``unsaved``: save the run that waits in the child to ``path``."""
+        self._command("save_as " + json.dumps(str(path)))
+
+    def discard(self) -> None:
+        """Answer ``unsaved``: give the run up."""
+        self._command("discard")
 
     def pause(self) -> None:
         self._paused = True
@@ -174,7 +188,12 @@ class TrainingJob(QtCore.QObject):
                 self.measured.emit(message["record"])
             elif kind == "saved":
                 self.last_saved_epoch = int(message["epoch"])
+                self.saved_path = str(message["path"])
                 self.saved.emit(message["path"])
+            elif kind == "save_problem":
+                self.save_problem.emit(str(message.get("message", "")))
+            elif kind == "unsaved":
+                self.unsaved.emit(str(message.get("message", "")))
             elif kind in ("finished", "failed"):
                 self.outcome = {"type": kind, **message}
 
@@ -206,7 +225,7 @@ class TrainingJob(QtCore.QObject):
     def _load_run(self) -> None:
         from grokviz.gui.workers import Job, open_run
 
-        job = Job(open_run(self.out_path), "Reading the trained run")
+        job = Job(open_run(self.saved_path or self.out_path), "Reading the trained run")
         job.succeeded.connect(self._loaded)
         job.failed.connect(self._end_with_failure)
         job.done.connect(lambda: self._end() if not self.ended else None)

@@ -56,6 +56,7 @@ def build_configs(cell):
         eval_every=opt["eval_every"], warmup_steps=opt["warmup"],
         grokfast=GrokfastConfig(opt["grokfast"], opt["grokfast_alpha"], cell.grokfast_lambda),
         device=opt["device"], save_every_seconds=opt["save_every"],
+        loss=opt.get("loss", "cross_entropy"), optimizer=opt.get("optimizer", "adamw"),
     )
     return task, split, model_config, train_config
 

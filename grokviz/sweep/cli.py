@@ -20,7 +20,7 @@ FLAG_HELP = {
 SCALAR_FLAGS = {
     "epochs": int, "split": str, "grokfast_alpha": float, "warmup": int, "eval_every": int,
     "checkpoint_every": int, "save_every": float, "device": str, "d_model": int, "n_heads": int,
-    "d_head": int, "d_mlp": int,
+    "d_head": int, "d_mlp": int, "loss": str, "optimizer": str,
 }
 
 

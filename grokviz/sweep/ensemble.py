@@ -22,7 +22,7 @@ def group_key(cell) -> tuple:
     return (cell.p, cell.frac_train, cell.lr, cell.weight_decay, cell.grokfast_lambda, options["epochs"],
             options["split"], options["grokfast"], options["grokfast_alpha"], options["warmup"],
             options["eval_every"], options["checkpoint_every"], options["d_model"], options["n_heads"],
-            options["d_head"], options["d_mlp"], cell.task == "div")
+            options["d_head"], options["d_mlp"], options.get("loss"), options.get("optimizer"), cell.task == "div")
 
 
 class _Stop:
@@ -75,7 +75,7 @@ def train_ensemble(cells, directory, device, *, stop=lambda: False, on_progress=
     buffers = {**buffers, **frozen}
     stack = lambda tensors: torch.stack(tensors).to(device)  # noqa: E731
     engine = EnsembleEngine(params, buffers, stack(train_rows), stack(test_rows), stack(labels_train),
-                            stack(labels_test), configs[0][0].p)
+                            stack(labels_test), configs[0][0].p, cfg.loss)
     # fused, as the per-cell trainer's: the saved optimiser state resumes there unchanged
     optimizer = torch.optim.AdamW(engine.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas,
                                   fused=True)

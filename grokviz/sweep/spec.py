@@ -11,6 +11,7 @@ A spec is a flat mapping (optionally with ``[model]`` and ``[train]`` tables mer
     epochs = 3000
     frac_train = 0.5        # any training option; lr, weight_decay, frac_train may be lists
     grokfast = true
+    loss = "stablemax"      # or "cross_entropy" (default); optimizer = "orthoadamw" or "adamw"
     save_every = 20         # seconds between crash-safe saves of each run file
 
     [model]
@@ -49,6 +50,8 @@ SCALARS = {
     "n_heads": (int, 4),
     "d_head": (int, 32),
     "d_mlp": (int, 512),
+    "loss": (str, "cross_entropy"),
+    "optimizer": (str, "adamw"),
 }
 AXIS_DEFAULTS = {"task": ["add"], "m": [1], "n": [1], "p": [113], "seeds": [999], "data_seeds": [598],
                  "frac_train": [0.3], "lr": [1e-3], "weight_decay": [1.0], "grokfast_lambda": [2.0]}
@@ -229,7 +232,8 @@ class SweepSpec:
         for lamb in self.axes["grokfast_lambda"]:
             GrokfastConfig(opts["grokfast"], opts["grokfast_alpha"], lamb)
         recipe = dict(epochs=opts["epochs"], checkpoint_every=opts["checkpoint_every"], eval_every=opts["eval_every"],
-                      warmup_steps=opts["warmup"], device=opts["device"], save_every_seconds=opts["save_every"])
+                      warmup_steps=opts["warmup"], device=opts["device"], save_every_seconds=opts["save_every"],
+                      loss=opts["loss"], optimizer=opts["optimizer"])
         for lr in self.axes["lr"]:
             TrainConfig(lr=lr, **recipe)
         for weight_decay in self.axes["weight_decay"]:

@@ -98,3 +98,42 @@ def test_block_sums_without_the_second_transform_equal_the_full_spectrum(name, p
     post = torch.randn(p, p, 9, generator=torch.Generator().manual_seed(p)).relu().double()
     for fast, full in zip(_block_squares_orthonormal_b(post, coords), _block_squares_full(post, coords)):
         torch.testing.assert_close(fast, full, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, p, exponents", [("add", 13, ()), ("mul", 13, ()), ("pow", 13, (5, 7)), ("pow", 13, (2, 5))])
+def test_fractions_at_a_few_frequencies_equal_the_full_rows(name, p, exponents):
+    from grokviz.analysis.neurons import neuron_fraction_at
+    from grokviz.core.tasks import Task
+
+    coords = Task(name, p, *exponents).coordinates()
+    post = torch.randn(p, p, 9, generator=torch.Generator().manual_seed(1)).relu()
+    few = neuron_fraction_at(post, coords, [1, 3, coords.n // 2])
+    if not coords.phi.is_bijection:  # a^2 mod 13 is two-to-one: no orthonormal basis, no shortcut
+        assert few is None
+        return
+    full = neuron_frequency_fraction(post, coords).data
+    torch.testing.assert_close(few, full[[1, 3, coords.n // 2]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fixture", ["pow_run", "mul_run", "example"])
+def test_the_live_key_frequencies_equal_the_report_at_every_checkpoint(fixture, request):
+    """Trained pow m = n and mul at p = 23, and the bundled add example (its last checkpoints)."""
+    from grokviz.analysis.spectrum import key_frequencies_only
+
+    if fixture == "example":
+        import grokviz
+        from grokviz.core.example import example_path
+
+        run = grokviz.load_run(example_path())
+        epochs = run.epochs[-3:]
+    else:
+        run = request.getfixturevalue(fixture)
+        epochs = run.epochs
+    coords = run.task.coordinates()
+    found = []
+    for epoch in epochs:
+        state = run.state_dict(epoch)
+        keys = key_frequencies_only(state, coords)
+        assert keys == [int(k) for k in key_frequency_report(state, coords=coords).frequencies]
+        found.append(keys)
+    assert found[-1], "the trained runs have key frequencies (the comparison is not between empty lists)"

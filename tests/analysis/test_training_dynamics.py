@@ -51,3 +51,46 @@ def test_reports_on_a_trained_run(small_run):
     parts = sum(trajectory.steps[g][0] ** 2 for g in ("embed", "attention", "mlp", "unembed"))
     assert parts == pytest.approx(trajectory.steps["model"][0] ** 2)
     json.dumps(session.report_json("weight_trajectory"))
+
+
+def _collapse_run(loss):
+    """p = 13 without weight decay at lr 1e-2: memorised in a few hundred epochs, logits growing."""
+    from grokviz.core.config import ModelConfig, TrainConfig
+    from grokviz.core.data import SplitSpec
+    from grokviz.core.tasks import Task
+    from grokviz.core.training import train
+    from tests.conftest import SMALL_DIMS
+
+    return train(Task("add", 13), SplitSpec(frac_train=0.5), ModelConfig(p=13, **SMALL_DIMS),
+                 TrainConfig(epochs=400, checkpoint_every=200, device="cpu", lr=1e-2, weight_decay=0.0, loss=loss))
+
+
+def test_stablemax_keeps_its_own_loss_from_collapsing():
+    """Prieto et al.'s point, measured: cross-entropy training without weight decay collapses the float32
+    softmax of a share of the training inputs; StableMax training pushes the logits further (its softmax
+    collapses even more) while its own float32 probabilities never reach exactly 1."""
+    cross = RunSession(_collapse_run("cross_entropy")).report("softmax_collapse_history")
+    assert cross.collapsed[0] == 0.0 and cross.collapsed[-1] > 0.05
+    assert cross.own_loss_collapsed == cross.collapsed and cross.note is None
+    stable_session = RunSession(_collapse_run("stablemax"))
+    stable = stable_session.report("softmax_collapse_history")
+    assert stable.collapsed[-1] > 0.5 and stable.own_loss_collapsed == [0.0, 0.0, 0.0]
+    value = stable_session.report_json("softmax_collapse", 400)
+    assert value["training_loss"] == "stablemax" and "stablemax" in value["note"]
+    assert "float32 softmax" in value["measures"] and value["collapsed_fraction"] == stable.collapsed[-1]
+    assert value["own_loss_collapsed"] == 0.0
+
+
+def test_stablemax_collapse_is_exact_float32_one():
+    labels = torch.tensor([0, 1])
+    logits = torch.zeros(2, 3)
+    logits[0, 0] = 1e9  # s = 1e9 + 1 against 2: the share rounds to exactly 1 in float32
+    logits[1, 1] = 120.0  # the softmax would round to 1; StableMax: 121 / 123
+    assert collapsed_fraction(logits, labels, "stablemax") == 0.5
+    assert collapsed_fraction(logits, labels) == 1.0
+
+
+def test_collapse_report_of_a_cross_entropy_run_has_no_note(small_run):
+    value = RunSession(small_run).report_json("softmax_collapse", small_run.epochs[-1])
+    assert value["training_loss"] == "cross_entropy" and value["note"] is None
+    assert value["own_loss_collapsed"] == value["collapsed_fraction"]

@@ -113,10 +113,10 @@ def test_sigkill_mid_save_leaves_no_litter_after_the_next_save(tmp_path, small_r
 def test_a_failed_save_falls_back_and_keeps_the_run(tmp_path, small_run, monkeypatch, capsys):
     import tempfile
 
-    from grokviz.cli import _Saver
+    from grokviz.cli import _saver
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    saver = _Saver(tmp_path / "gone" / "run.pt")  # its directory does not exist (any more)
+    saver = _saver(tmp_path / "gone" / "run.pt")  # its directory does not exist (any more)
     saver(small_run)
     err = capsys.readouterr().err.splitlines()
     assert saver.path is not None and saver.path.parent == tmp_path

@@ -1,5 +1,6 @@
 """Training in the app (a child process): live curves and measures, pause/resume, cancel, continue, crash, dialog."""
 
+import os
 import time
 
 from tests.gui.conftest import small_training_args
@@ -112,6 +113,8 @@ def test_training_process_crash_shows_error_and_keeps_saved_run(qtbot, window, t
     job = window.start_training(task, split, model_config, config, str(out), threads=1)
     qtbot.waitUntil(lambda: job.last_saved_epoch is not None and job.last_saved_epoch > 0, timeout=60_000)
     saved = job.last_saved_epoch
+    # the trainer yields the CPU to the window (training_process._yield_to_the_window)
+    assert os.getpriority(os.PRIO_PROCESS, job.process.processId()) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)
     with qtbot.waitSignal(window.training_ended, timeout=20_000) as ended:
         job.process.kill()  # the training process dies (as after an out-of-memory kill)
     assert ended.args[0] is None
@@ -171,3 +174,83 @@ def test_new_run_dialog_validates_inline(qtbot, window, tmp_path):
     import torch
 
     assert cuda.isEnabled() == torch.cuda.is_available()
+
+
+def test_a_failed_save_moves_to_a_fallback_file_and_says_so(qtbot, window, tmp_path, errors, monkeypatch):
+    """The output's directory disappears mid-training: the child saves to the temp directory,
+    the window says where in one line, and the run opens from there (issue 18)."""
+    import shutil
+
+    fallback_dir = tmp_path / "tmp"
+    fallback_dir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(fallback_dir))  # the child's tempfile.gettempdir()
+    out = tmp_path / "out" / "run.pt"
+    out.parent.mkdir()
+    task, split, model_config, config, _ = small_training_args(out, epochs=200_000)
+    config = type(config).from_dict({**config.to_dict(), "save_every_seconds": 0.2})
+    job = window.start_training(task, split, model_config, config, str(out), threads=1)
+    qtbot.waitUntil(lambda: job.saved_path == str(out), timeout=60_000)
+    shutil.rmtree(out.parent)
+    qtbot.waitUntil(lambda: job.saved_path and job.saved_path != str(out), timeout=30_000)
+    assert job.saved_path.startswith(str(fallback_dir)) and ".unsaved-" in job.saved_path
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
+    assert "directory" in errors[0][0] and job.saved_path in errors[0][0] and "\n" not in errors[0][0]
+    with qtbot.waitSignal(window.training_ended, timeout=30_000) as ended:
+        window.cancel_training()
+    assert ended.args[0] is not None and ended.args[0].path == job.saved_path
+
+
+def test_a_run_saved_nowhere_waits_for_save_as(tmp_path, monkeypatch):
+    """Every place fails (output directory and temp directory gone): the training process keeps
+    the run, says ``unsaved`` and saves it where ``save_as`` asks."""
+    import queue
+    import tempfile
+
+    from grokviz.core.runfile import load_run
+    from grokviz.training_process import train
+
+    class Channel:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, kind, **fields):
+            self.sent.append((kind, fields))
+
+    import torch._dynamo  # noqa: F401 - imported first: it makes a cache directory in the temp directory
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temp"))
+    task, split, model_config, config, _ = small_training_args(tmp_path / "gone" / "run.pt", epochs=40)
+    spec = {"task": task.to_dict(), "split": split.to_dict(), "model_config": model_config.to_dict(),
+            "train_config": config.to_dict(), "out": str(tmp_path / "gone" / "run.pt"), "resume": None,
+            "threads": 1, "live_progress": False}
+    requests, channel = queue.Queue(), Channel()
+    requests.put(str(tmp_path / "chosen.pt"))
+    from grokviz.core.training import TrainingControl
+
+    assert train(spec, channel, TrainingControl(), requests) == "finished"
+    kinds = [kind for kind, _ in channel.sent]
+    assert "unsaved" in kinds and kinds[-1] == "finished"
+    assert channel.sent[-1][1]["path"] == str(tmp_path / "chosen.pt")
+    assert load_run(tmp_path / "chosen.pt").epochs_trained == 40
+
+
+def test_the_window_asks_where_to_save_an_unsaved_run(qtbot, window, monkeypatch):
+    from PySide6 import QtWidgets
+
+    class Job:
+        answers = []
+
+        def save_as(self, path):
+            self.answers.append(("save_as", path))
+
+        def discard(self):
+            self.answers.append(("discard",))
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: ("/somewhere/run.pt", ""))
+    job = Job()
+    window._training_unsaved(job, "disk full")
+    assert job.answers == [("save_as", "/somewhere/run.pt")]
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
+    window._training_unsaved(job, "disk full")
+    assert job.answers[-1] == ("discard",)

@@ -5,7 +5,7 @@ bookkeeping, fresh allocations and its small-tensor ops as on the MLP's matmuls.
 
     tables → resid_mid = M·table (sparse mix) → pre = resid_mid·W_in (+b_in) → post = relu(pre)
     → resid_post = resid_mid + post·W_out → logits = resid_post·W_U + b_U + b_out·W_U
-    → float64 cross-entropy (design.md §4) → the same chain backwards.
+    → float64 cross-entropy (design.md §4) or StableMax (§6b) → the same chain backwards.
 
 M has 3·heads entries per input (:mod:`grokviz.core.lastpos.handwritten`), so the two products with W_in's
 d_model side go through the small table instead of the N inputs: pre = M·(table·W_in) and
@@ -22,6 +22,7 @@ import torch
 
 from grokviz.core.lastpos.handwritten import AttentionTables, SparseMix
 from grokviz.core.lastpos.layout import InputLayout
+from grokviz.core.losses import check_loss, stablemax_rows
 from grokviz.core.weights import Weights
 
 _PAD = 16
@@ -89,11 +90,12 @@ class TrainStep:
 
     ``weights``: :class:`Weights` holding the model's parameters themselves (not copies); their
     ``.grad`` is set by :meth:`step`. Biases are frozen (design.md §4): they enter the forward
-    but get no gradient.
+    but get no gradient. ``loss``: ``cross_entropy`` or ``stablemax`` (:mod:`grokviz.core.losses`).
     """
 
-    def __init__(self, weights: Weights, layout: InputLayout, labels: torch.Tensor):
+    def __init__(self, weights: Weights, layout: InputLayout, labels: torch.Tensor, loss: str = "cross_entropy"):
         self.w = weights
+        self.loss = check_loss(loss)
         self.p = weights.p
         self.heads = weights.W_Q.shape[0]
         self.d_model, self.d_mlp = weights.W_in.shape
@@ -148,7 +150,11 @@ class TrainStep:
             batch = self._batch(layout, labels[start : start + len(layout)])
             start += len(layout)
             logits = self.forward(tables, batch)[-1][:, : self.p]
-            _, _, row_loss, right = _float64_loss(logits, batch.label_column, count_correct=True)
+            if self.loss == "stablemax":
+                row_loss = stablemax_rows(logits, batch.label_column, with_grad=False)[0]
+                right = (logits.argmax(1) == batch.labels).sum()
+            else:
+                _, _, row_loss, right = _float64_loss(logits, batch.label_column, count_correct=True)
             loss_sum += row_loss.sum()
             correct += right
         count = max(start, 1)
@@ -171,11 +177,16 @@ class TrainStep:
         batch, w, get = self.train, self._weights, self.buffers.get
         n, p = batch.n, self.p
         weights, post, resid_post, logits = self.forward(tables, batch)
-        exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
+        if self.loss == "stablemax":
+            row_loss, exps = stablemax_rows(logits[:, :p], batch.label_column)  # exps: d row loss / d logits
+            correct = (logits[:, :p].argmax(1) == batch.labels).sum() if accuracy else None
+            exps.mul_(1.0 / n)
+        else:
+            exps, total, row_loss, correct = _float64_loss(logits[:, :p], batch.label_column, accuracy)
+            # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
+            exps.mul_(total.reciprocal_().mul_(1.0 / n))
+            exps.scatter_add_(1, batch.label_column, self._minus_one_over_n)
         loss = row_loss.mean()
-        # d loss / d logits = (softmax − onehot) / n, in float64 then stored as float32
-        exps.mul_(total.reciprocal_().mul_(1.0 / n))
-        exps.scatter_add_(1, batch.label_column, self._minus_one_over_n)
         grad_logits = get("grad_logits", n, self.width)
         grad_logits[:, :p].copy_(exps)
         grad_unembed = torch.mm(resid_post.T, grad_logits)

@@ -59,7 +59,9 @@ class DynamicsView(AnalysisTab):
     def describe(self, result):
         collapse, trajectory, dynamics = result
         summary = dynamics.to_json()
-        return (f"{len(trajectory.epochs)} checkpoints · final softmax collapse {collapse.collapsed[-1]:.3f} · "
+        own = (f" (under the run's own {collapse.training_loss}: {collapse.own_loss_collapsed[-1]:.3f})"
+               if collapse.training_loss != "cross_entropy" and collapse.own_loss_collapsed else "")
+        return (f"{len(trajectory.epochs)} checkpoints · final softmax collapse {collapse.collapsed[-1]:.3f}{own} · "
                 f"{summary['committed_neurons']} neurons committed (median epoch {summary['median_commitment_epoch']}), "
                 f"{summary['mean_switches']:.1f} cluster switches per neuron")
 
