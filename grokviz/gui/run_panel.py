@@ -245,6 +245,7 @@ class RunPanel(QtWidgets.QWidget):
         """Show ``job``'s run (refreshed twice a second) until called with None."""
         self.training_job = job
         self._training_grokked = None
+        self.slider_box.setVisible(job is None)  # the open run's checkpoints, not the trained run's
         if job is None:
             self.training_timer.stop()
             self.update_from_state()
@@ -276,6 +277,7 @@ class RunPanel(QtWidgets.QWidget):
             "test": (f"loss {_fmt_loss(latest.test_loss)} · acc {_fmt_pct(latest.test_acc)}" if latest else "—"),
             "grokked": f"epoch {grokked:,}" if grokked is not None else "not yet",
             "key_freqs": ", ".join(map(str, keys)) if keys else ("none yet" if job.measures else "…"),
+            "basis": "when training ends",
             "status": "paused" if job.paused else ("cancelling…" if job.cancelled else "training"),
             "file": _elide_path(job.out_path),
         }

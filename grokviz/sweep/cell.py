@@ -27,8 +27,14 @@ def base_record(cell) -> dict:
 
 
 def record_from_run(cell, run, status: str | None = None) -> dict:
+    """The index record of ``cell``'s run; a run that diverged (non-finite loss) is "failed",
+    with its note as the error, never "pending" (resuming it would diverge again)."""
     record = base_record(cell)
     metrics = run.final_metrics()
+    diverged = run.status == "diverged"
+    if diverged:
+        status = "failed"
+        record["error"] = run.notes[-1] if run.notes else "training diverged"
     record.update(
         status=status or ("finished" if run.status == "finished" else "pending"),
         epochs_done=int(run.epochs_trained),

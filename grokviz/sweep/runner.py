@@ -165,7 +165,8 @@ class Sweep:
             except Exception as error:  # noqa: BLE001 - bad parameters: the worker records the failure
                 del error
             if run is not None:
-                done = run.status == "finished" and run.epochs_trained >= int(cell.option("epochs"))
+                done = (run.status == "finished" and run.epochs_trained >= int(cell.option("epochs"))
+                        or run.status == "diverged")  # recorded as failed; resuming would diverge again
                 record = record_from_run(cell, run, "finished" if done else "pending")
                 if not done:
                     todo.append(cell)

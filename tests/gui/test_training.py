@@ -21,19 +21,22 @@ def test_short_training_run_updates_curves_and_opens(qtbot, window, tmp_path, er
         # the Run panel shows the run being trained, the Progress tab its live measures
         assert window.run_panel.heading.text() == "Training live.pt"
         assert window.run_panel.values["file"].toolTip() == str(out)
+        assert window.run_panel.values["basis"].text() == "when training ends"  # not the open run's
+        assert window.run_panel.slider_box.isHidden()  # the open run's checkpoints are not the trained run's
         from grokviz.gui.new_run_dialog import default_output_directory
 
         assert default_output_directory(window.settings) == str(tmp_path)  # remembered for the next run
         qtbot.waitUntil(lambda: len(job.measures) >= 2, timeout=60_000)
         progress_tab.refresh_live()
         assert progress_tab.result is not None and len(progress_tab.result["epochs"]) >= 2
+        assert all(cursor is None for cursor in progress_tab.cursors.values())  # no cursor of the open run
     assert job.process.state() == job.process.ProcessState.NotRunning  # trained in the child process
     run = ended.args[0]
     assert run is not None and run.status == "finished" and run.epochs_trained == 400
     assert window.state.run is run  # opens in every view
     assert window.state.checkpoint_epoch == 400
     assert not view.controls.isVisible()
-    assert window.run_panel.heading.text() == "live.pt"
+    assert window.run_panel.heading.text() == "live.pt" and not window.run_panel.slider_box.isHidden()
     assert len(view.curves.epoch) == len(run.history)
     reloaded = load_run(out)
     assert reloaded.epochs_trained == 400 and reloaded.checkpoint_epochs == [0, 50, 100, 150, 200, 250, 300, 350, 400]

@@ -126,3 +126,20 @@ def test_ray_matches_local(pool_sweep, tmp_path):
     assert [r["status"] for r in records] == ["finished", "finished"]
     for record in records:
         _same_weights(tmp_path / record["file"], out / record["file"])
+
+
+def test_a_diverged_cell_is_failed_with_its_reason_not_pending(tmp_path):
+    """Training that reached a non-finite loss stops with status "diverged" and a note; the sweep
+    records the cell as failed (resuming it would diverge again), never as pending."""
+    from dataclasses import replace
+
+    from grokviz.core.runfile import save_run
+
+    spec = _spec(epochs=20)
+    first = Sweep(spec, tmp_path, workers=1, quiet=True).run()
+    path = tmp_path / first[0]["file"]
+    diverged = replace(load_run(path), status="diverged", notes=["loss became non-finite at epoch 12"])
+    save_run(diverged, path)
+    again = Sweep(spec, tmp_path, workers=1, quiet=True).run()
+    assert [(r["status"], r["error"]) for r in again] == [("failed", "loss became non-finite at epoch 12")]
+    assert load_run(path).status == "diverged"  # left alone

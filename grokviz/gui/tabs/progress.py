@@ -113,7 +113,8 @@ class ProgressView(AnalysisTab):
             if plot.legend is not None:
                 plot.legend.clear()
             draw(plot, result)
-            self.cursors[name] = figures.add_cursor(plot, self.epoch)
+            live = getattr(self, "job", None) is not None  # the slider belongs to the open run, not the trained one
+            self.cursors[name] = None if live else figures.add_cursor(plot, self.epoch)
 
     def checkpoint_moved(self, epoch):
         for cursor in self.cursors.values():
