@@ -102,20 +102,21 @@ def neuron_fraction_at(post: torch.Tensor, coords, freqs) -> torch.Tensor | None
     """
     if not (coords.phi.is_bijection and coords.psi.is_bijection):
         return None
-    post = post.detach().double()
+    post = post.detach().float()  # the [p², N] passes in float32 (a double copy cost 4× the whole rest)
     p, n = post.shape[0], coords.n
     basis_freqs, _ = F.basis_frequencies(n)
-    rows = [0] + [row for row, k in enumerate(basis_freqs) if k in set(int(f) for f in freqs) and row > 0]
+    wanted = {int(f) for f in freqs}
+    rows = [0] + [row for row, k in enumerate(basis_freqs) if k in wanted and row > 0]
     index = torch.tensor(rows)
     fa = F.token_basis(coords.phi, post.dtype)[index]  # [r, p]
     fb = F.token_basis(coords.psi, post.dtype)[index]
     y = (fa @ post.reshape(p, -1)).view(len(rows), p, -1)  # [r, p_b, N]
-    c = torch.matmul(fb, y)  # [r, r, N]: C at the selected rows of both axes
-    squares = c.square()
+    squares = torch.matmul(fb, y).double().square()  # C² at the selected rows of both axes [r, r, N]
     const = squares[0, 0].clone()
-    inside = torch.tensor(coords.phi.in_group, dtype=post.dtype)[:, None] * torch.tensor(coords.psi.in_group, dtype=post.dtype)
-    total = torch.einsum("ab,abn->n", inside, post.square()) - const
-    out = torch.zeros(len(freqs), post.shape[-1], dtype=post.dtype)
+    inside = (torch.tensor(coords.phi.in_group)[:, None] & torch.tensor(coords.psi.in_group)).reshape(1, -1)
+    flat = post.reshape(p * p, -1)
+    total = (inside.to(post.dtype) @ (flat * flat)).double()[0] - const  # Σ post² over the group's inputs
+    out = torch.zeros(len(freqs), post.shape[-1], dtype=torch.float64)
     for slot, k in enumerate(freqs):
         block = [0] + [i for i, row in enumerate(rows) if row > 0 and basis_freqs[row] == int(k)]
         picked = squares[block][:, block].sum((0, 1)) - const
