@@ -60,3 +60,15 @@ def test_interleaved_windows_time_only_the_trainer():
     slow = sorted(window["grokviz_ms"] for window in windows)[1]
     fast = sorted(window["grokviz_ms"] for window in baseline)[1]
     assert slow < fast + 50.0
+
+
+def test_live_overhead_trains_both_ways_as_grokviz_train_does(tmp_path):
+    """The overhead bench's two arms: the same trainer and saving, with and without the measures."""
+    from grokviz.core.runfile import load_run
+    from grokviz.gui.benchmark import _train_in_process
+
+    with_seconds, measuring = _train_in_process(str(tmp_path / "on.pt"), 200, 13, live=True)
+    without_seconds, none = _train_in_process(str(tmp_path / "off.pt"), 200, 13, live=False)
+    assert with_seconds > 0 and without_seconds > 0 and measuring > 0 and none == 0.0
+    on, off = load_run(tmp_path / "on.pt"), load_run(tmp_path / "off.pt")
+    assert [r["epoch"] for r in on.progress] == on.epochs and off.progress is None
