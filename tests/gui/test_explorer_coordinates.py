@@ -4,6 +4,7 @@ from grokviz.gui.explorer import presenter
 from grokviz.gui.explorer.data import prepare
 from grokviz.gui.explorer.model import ExplorerContext, ExplorerModel
 from grokviz.gui.explorer.source import AnalysisExplorerSource
+from tests.gui.tab_helpers import _tab, state_with
 
 
 def markers_for(tensor, task):
@@ -36,16 +37,10 @@ def test_pow_orderings_ticks_markers_and_overlay(pow_run):
 
 def test_spectrum_tab_and_run_panel_show_the_learned_basis(qtbot, pow_run):
     from grokviz.gui.run_panel import RunPanel
-    from grokviz.gui.state import AppState
     from grokviz.gui.tabs.spectrum import SpectrumView
 
-    state = AppState()
-    state.set_run(pow_run)
-    tab = SpectrumView(state)
-    qtbot.addWidget(tab)
-    tab.resize(1200, 800)
-    tab.show()
-    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    state = state_with(pow_run)
+    tab = _tab(qtbot, SpectrumView, state)
     basis = tab.result["token_basis"]
     assert basis["a"]["best"] == "power" and set(basis["a"]["concentration"]) == {"additive", "power", "discrete_log"}
     assert "power" in tab.basis_plot.getPlotItem().titleLabel.text
@@ -62,16 +57,9 @@ def test_spectrum_tab_draws_neurons_in_task_coordinates(qtbot, pow_run):
     its 2-D Fourier map in those coordinates (the neuron frequency fraction's basis, design.md §6a)."""
     import numpy as np
 
-    from grokviz.gui.state import AppState
     from grokviz.gui.tabs.spectrum import SpectrumView
 
-    state = AppState()
-    state.set_run(pow_run)
-    tab = SpectrumView(state)
-    qtbot.addWidget(tab)
-    tab.resize(1050, 800)
-    tab.show()
-    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    tab = _tab(qtbot, SpectrumView, state_with(pow_run), size=(1050, 800))
     result, p = tab.result, pow_run.p
     neuron = int(np.argmax(result["neuron_fraction"]))
     tab.select_neuron(neuron)
@@ -102,15 +90,9 @@ def test_window_fits_1400_px_with_a_pow_run(qtbot, window, pow_run):
 
 def test_symmetry_tab_on_pow_names_the_coordinate_and_opens_cu(qtbot, pow_run):
     """The slice is over u = a³ with the mirrors there; a clicked hook opens in [c, u], never [c, a]."""
-    from grokviz.gui.state import AppState
     from grokviz.gui.tabs.symmetry import SymmetryView
 
-    state = AppState()
-    state.set_run(pow_run)
-    tab = SymmetryView(state)
-    qtbot.addWidget(tab)
-    tab.show()
-    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    tab = _tab(qtbot, SymmetryView, state_with(pow_run))
     assert tab.result["slice_layout"] == "cu"
     assert tab.slice_label.text().startswith("over u") and "u = c/2" in tab.slice_label.text()
     with qtbot.waitSignal(tab.openInExplorer, timeout=1000) as blocker:
@@ -123,15 +105,9 @@ def test_spectrum_tab_on_mul_draws_over_discrete_logs(qtbot, mul_run):
     import numpy as np
 
     from grokviz.core.coordinates import primitive_root
-    from grokviz.gui.state import AppState
     from grokviz.gui.tabs.spectrum import SpectrumView
 
-    state = AppState()
-    state.set_run(mul_run)
-    tab = SpectrumView(state)
-    qtbot.addWidget(tab)
-    tab.show()
-    qtbot.waitUntil(lambda: tab.result is not None and not tab.busy, timeout=60_000)
+    tab = _tab(qtbot, SpectrumView, state_with(mul_run))
     image = tab._images["post"]
     assert image.shape == (22, 22) and np.isfinite(image).all()
     g = primitive_root(23)
