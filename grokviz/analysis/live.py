@@ -63,18 +63,22 @@ class LiveProgress:
     def measure(self, epoch: int, state, key_freqs=None) -> dict:
         import time
 
-        from grokviz.analysis.lastpos import last_position_grid
+        from grokviz.analysis.lastpos import GridReadout
         from grokviz.analysis.progress import measure_model
         from grokviz.analysis.spectrum import key_frequencies_only
+        from grokviz.core.weights import Weights
 
         began = time.perf_counter()
+        weights = Weights.of(state)
+        readout = GridReadout.of(weights)  # one set of read-out tables for the key frequencies and the measures
         post = None
-        if key_freqs is None:  # the neurons' activations serve the key frequencies and the measures
-            post = last_position_grid(state, ("post",))["post"]
-            keys = key_frequencies_only(state, self.task.coordinates(), post=post)
+        if key_freqs is None:  # the neurons' activations serve both too
+            post = readout.pre().relu_()
+            keys = key_frequencies_only(weights, self.task.coordinates(), post=post)
         else:
             keys = [int(k) for k in key_freqs]
-        record = {"epoch": int(epoch), "key_freqs": keys, **measure_model(self.setup(keys), state, post=post)}
+        record = {"epoch": int(epoch), "key_freqs": keys,
+                  **measure_model(self.setup(keys), weights, readout=readout, post=post)}
         self.records[int(epoch)] = record
         self.seconds += time.perf_counter() - began
         return record

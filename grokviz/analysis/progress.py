@@ -226,8 +226,8 @@ def _mean_of(values: torch.Tensor) -> float:
     return float(values.sum(dtype=torch.float64) / max(len(values), 1))
 
 
-def _logits_and_contributions(setup: ProgressSetup, w: Weights, post: torch.Tensor | None = None
-                              ) -> tuple[torch.Tensor, torch.Tensor]:
+def _logits_and_contributions(setup: ProgressSetup, w: Weights, readout: GridReadout | None = None,
+                              post: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [p², p], contributions [S, p]) with contributions[j] = Σ_rows d_j[row]·(post[row]·W_logit).
 
     From the table read-outs (:class:`~grokviz.analysis.lastpos.GridReadout`), ``pre`` in blocks
@@ -235,7 +235,7 @@ def _logits_and_contributions(setup: ProgressSetup, w: Weights, post: torch.Tens
     The neurons' part of the logits is logits − direct, so the contributions are Dᵀ·logits −
     Dᵀ·direct: [S, p²]·[p², p] products.
     """
-    readout = GridReadout.of(w)
+    readout = GridReadout.of(w) if readout is None else readout
     directions = setup.stacked_directions
     logits = readout.direct_logits()  # neurons added block by block
     direct_part = directions.T @ logits
@@ -289,18 +289,20 @@ def _cos_measures(setup: ProgressSetup, logits_valid: torch.Tensor, labels_valid
 
 
 @torch.no_grad()
-def measure_model(setup: ProgressSetup, source, post: torch.Tensor | None = None) -> dict:
+def measure_model(setup: ProgressSetup, source, readout: GridReadout | None = None,
+                  post: torch.Tensor | None = None) -> dict:
     """All progress measures of one checkpoint (a model, a state dict or Weights; module docstring).
 
-    ``post``: the checkpoint's MLP activations at ``=`` over all inputs, when the caller has them
-    (the live measures find the key frequencies from them first); computed in blocks otherwise.
+    ``readout`` (the checkpoint's :class:`~grokviz.analysis.lastpos.GridReadout`) and ``post`` (its
+    MLP activations at ``=`` over all inputs [p², d_mlp]), when the caller has them (the live
+    measures find the key frequencies from them first); made here, ``post`` in blocks, otherwise.
 
     Cost: two dense matmuls over the p² inputs (``pre`` and the neurons' logits, ~3.2 GFLOP at
     p = 113) in blocks, so no [p², d_mlp] tensor exists; everything else works on the [p², p]
     logits (consumed last, in place) or on rank-2K corrections to them.
     """
     w = Weights.of(source)
-    logits, contributions = _logits_and_contributions(setup, w, None if post is None else post.reshape(setup.p ** 2, -1))
+    logits, contributions = _logits_and_contributions(setup, w, readout, None if post is None else post.reshape(setup.p ** 2, -1))
     labels, test = setup.safe_labels, setup.test_rows
     logits_valid = logits if setup.all_valid else logits[setup.valid]
     out = _cos_measures(setup, logits_valid, labels if setup.all_valid else labels[setup.valid])
