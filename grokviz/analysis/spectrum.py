@@ -128,6 +128,12 @@ def confirmed_by_neurons(fraction: torch.Tensor) -> dict:
     return {int(k): int(c) for k, c in enumerate(counts.tolist()) if k > 0 and c >= minimum}
 
 
+def _confirmed_keys(candidates: dict, confirmed) -> tuple[dict, list]:
+    """(per operand, the union): each operand's W_E candidates that the neurons confirm."""
+    per_operand = {operand: [int(k) for k in found if int(k) in confirmed] for operand, found in candidates.items()}
+    return per_operand, sorted(set(per_operand["a"]) | set(per_operand["b"]))
+
+
 def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float | None = None,
                          coords=None) -> KeyFrequencyReport:
     """Key frequencies = W_E candidates (per operand, in task coordinates) that the neurons confirm.
@@ -150,8 +156,7 @@ def key_frequency_report(model, neuron_fraction=None, cluster_threshold: float |
     confirmed = set(confirmed_by_neurons(data))
     candidates = {operand: key_frequencies(weights, "W_E", coords, operand) for operand in ("a", "b")}
     from_u = key_frequencies(weights, "W_U", coords)
-    per_operand = {operand: [k for k in found.frequencies if k in confirmed] for operand, found in candidates.items()}
-    keys = sorted(set(per_operand["a"]) | set(per_operand["b"]))
+    per_operand, keys = _confirmed_keys({op: found.frequencies for op, found in candidates.items()}, confirmed)
     leftover = sorted({k for found in candidates.values() for k in found.frequencies} - set(keys))
     harmonics = [k for k in leftover if _is_harmonic(k, keys, coords.n)]
     unconfirmed = [k for k in leftover if k not in harmonics]
@@ -198,7 +203,7 @@ def key_frequencies_only(model, coords=None, post: torch.Tensor | None = None) -
         return [int(k) for k in key_frequency_report(weights, coords=coords).frequencies]
     minimum = cluster_minimum(post.shape[-1])
     confirmed = {k for k, row in zip(wanted, fraction) if int((row > CONFIRM_FRACTION).sum()) >= minimum}
-    return sorted({int(k) for found in candidates.values() for k in found if int(k) in confirmed})
+    return _confirmed_keys(candidates, confirmed)[1]
 
 
 @dataclass(frozen=True)
