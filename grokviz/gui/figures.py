@@ -491,8 +491,9 @@ def draw_gini(plot: pg.PlotItem, progress: dict) -> None:
                                  name="W_L = (W_out·W_U)ᵀ"))
     add_phases(plot, progress["phases"], labels=False)
     style_plot(plot, "Gini coefficient of the Fourier-component norms", "epoch", "Gini (0 = spread, 1 = sparse)")
-    plot.getAxis("left").enableAutoSIPrefix(False)  # it drew 0.3–0.65 as "30–65" (×0.01 in a cut-off label)
-    plot.setYRange(0.0, 1.0, padding=0.02)  # a Gini coefficient's whole range
+    # a Gini coefficient's whole range: auto-ranged on early checkpoints (0.03–0.07) the ticks
+    # "0.030"… were wider than the axis and showed as "30"…
+    plot.setYRange(0.0, 1.0, padding=0.02)
 
 
 PROGRESS_PANELS = (draw_progress_losses, draw_cos_coefficients, draw_weight_norm, draw_gini)
