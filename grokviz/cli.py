@@ -403,15 +403,17 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] != "gui":  # the app shows its window before importing torch; its jobs flush
-        from grokviz.core.perf import flush_denormals
-
-        flush_denormals()  # before any torch thread exists, so every one inherits it
     if not argv:
         return cmd_gui(argparse.Namespace(run=None))
     parser = build_parser()
     args = parser.parse_args(argv)
     _resolve_given(args)
+    # before any torch thread exists, so every one inherits it; the app shows its window before
+    # importing torch (its jobs flush), and ``analyze`` may answer from the file without torch
+    if argv[0] != "gui" and not getattr(args, "flushes_denormals_itself", False):
+        from grokviz.core.perf import flush_denormals
+
+        flush_denormals()
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_BAD_INPUT

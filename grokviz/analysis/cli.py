@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     add_task_options(parser, p_required=None)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--progress", action="store_true", help="add per-checkpoint progress measures")
-    parser.set_defaults(handler=cmd_analyze)
+    parser.set_defaults(handler=cmd_analyze, flushes_denormals_itself=True)  # only when it needs torch
 
 
 def _print_list() -> None:
@@ -112,9 +112,31 @@ def _options(spec, args) -> dict:
     return options
 
 
+def _stored_progress(args) -> int | None:
+    """``--report progress`` from the run's stored records, without torch (0), or None to compute it."""
+    from grokviz.analysis.reports import to_json
+    from grokviz.analysis.reports.progress import read_stored
+
+    if args.max_checkpoints is not None and args.max_checkpoints < 1:
+        return None  # the normal path names the problem
+    report = read_stored(args.run, args.max_checkpoints)
+    if report is None:
+        return None
+    _print_report("progress", to_json(report), args.json)
+    return 0
+
+
+def _print_report(name: str, value, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(value, indent=2, allow_nan=False))
+    elif name == "analyze":
+        _print_analyze(value)
+    else:
+        _print_generic(name, value)
+
+
 def cmd_analyze(args) -> int:
-    from grokviz.analysis.reports import get, to_json
-    from grokviz.analysis.session import open_session
+    from grokviz.analysis.reports import get, to_json  # torch-free until a report is looked up
     from grokviz.core.cli_options import task_spec_from_args
 
     if args.list:
@@ -123,6 +145,14 @@ def cmd_analyze(args) -> int:
     if not args.run:
         raise ParameterError("RUN", "analyze needs a run file (or --list)")
     name = args.report or "analyze"
+    if name == "progress" and args.checkpoint is None and task_spec_from_args(args) is None:
+        stored = _stored_progress(args)
+        if stored is not None:
+            return stored
+    from grokviz.analysis.session import open_session
+    from grokviz.core.perf import flush_denormals
+
+    flush_denormals()  # before torch's first thread (grokviz.cli._main)
     try:
         spec = get(name)
     except KeyError as error:
@@ -137,10 +167,5 @@ def cmd_analyze(args) -> int:
     options = _options(spec, args)
     slow = not spec.per_checkpoint or options.get("with_progress")
     value = to_json(session.report(name, args.checkpoint, on_progress=_print_progress if slow else None, **options))
-    if args.json:
-        print(json.dumps(value, indent=2, allow_nan=False))
-    elif name == "analyze":
-        _print_analyze(value)
-    else:
-        _print_generic(name, value)
+    _print_report(name, value, args.json)
     return 0

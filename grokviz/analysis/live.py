@@ -5,7 +5,7 @@
 in). For each checkpoint it takes the key frequencies of that checkpoint's W_E (design.md §6)
 and measures it with :func:`~grokviz.analysis.progress.measure_model` (one
 :class:`~grokviz.analysis.progress.ProgressSetup` per key-frequency set, cached). A record is
-``{"epoch", "key_freqs", **measures}`` — plain containers, saved as the run file's optional
+:func:`~grokviz.analysis.progress_table.make_record` — plain containers, saved as the run file's optional
 ``progress`` entry (:func:`attach` before each save).
 
 The paper's measures use the *final* model's key frequencies for every checkpoint, which are
@@ -65,6 +65,7 @@ class LiveProgress:
 
         from grokviz.analysis.lastpos import GridReadout
         from grokviz.analysis.progress import measure_model
+        from grokviz.analysis.progress_table import make_record
         from grokviz.analysis.spectrum import key_frequencies_only
         from grokviz.core.weights import Weights
 
@@ -77,8 +78,7 @@ class LiveProgress:
             keys = key_frequencies_only(weights, self.task.coordinates(), post=post)
         else:
             keys = [int(k) for k in key_freqs]
-        record = {"epoch": int(epoch), "key_freqs": keys,
-                  **measure_model(self.setup(keys), weights, readout=readout, post=post)}
+        record = make_record(epoch, keys, measure_model(self.setup(keys), weights, readout=readout, post=post))
         self.records[int(epoch)] = record
         self.seconds += time.perf_counter() - began
         return record
@@ -100,11 +100,13 @@ class LiveProgress:
 
     def finalize(self, run) -> int:
         """Re-measure checkpoints at the final key frequencies (see the module docstring); how many."""
+        from grokviz.analysis.progress_table import matching_records
+
         final_keys = key_freqs_of(run.final_state_dict, run.task)
+        current = matching_records(self.records.values(), final_keys)
         redone = 0
         for epoch in run.epochs:
-            record = self.records.get(int(epoch))
-            if record is None or record["key_freqs"] != final_keys:
+            if int(epoch) not in current:
                 self.measure(int(epoch), run.state_dict(epoch), final_keys)
                 redone += 1
         self.attach(run)

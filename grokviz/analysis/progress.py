@@ -36,18 +36,18 @@ import math
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 
+from grokviz.analysis.progress_table import SCALAR_MEASURES, ProgressTable, make_record, matching_records, table_from_records
 from grokviz.core.lastpos.grid import GridReadout
 from grokviz.core.perf import torch_threads, tune_allocator
 from grokviz.core.weights import Weights
 
-SCALAR_MEASURES = ("train_loss", "test_loss", "restricted_loss", "excluded_loss", "cos_sim", "residual",
-                   "weight_norm", "gini_W_E", "gini_W_L")
+__all__ = ["SCALAR_MEASURES", "ProgressSetup", "ProgressTable", "gini", "iter_progress", "measure_model",
+           "progress_measures", "stored_measures"]
 
 
 def gini(values: torch.Tensor) -> float:
@@ -332,27 +332,6 @@ def measure_model(setup: ProgressSetup, source, readout: GridReadout | None = No
     return out
 
 
-@dataclass
-class ProgressTable:
-    """Per-checkpoint measures as columns (numpy arrays over ``epochs``)."""
-
-    key_freqs: list
-    epochs: np.ndarray
-    columns: dict
-    excluded_loss_per_freq: np.ndarray  # [checkpoint, K]
-    cos_coeffs: np.ndarray  # [checkpoint, p//2] (k = 1 … p//2)
-    weight_norms: dict = field(default_factory=dict)
-    complete: bool = True
-
-    def records(self) -> list:
-        rows = []
-        for i, epoch in enumerate(self.epochs):
-            row = {"epoch": int(epoch), **{name: float(values[i]) for name, values in self.columns.items()}}
-            row["excluded_loss_per_freq"] = {str(k): float(v) for k, v in zip(self.key_freqs, self.excluded_loss_per_freq[i])}
-            rows.append(row)
-        return rows
-
-
 def key_frequencies_of(state, task=None) -> list:
     """Key frequencies of one state dict in ``task``'s coordinates (design.md §6a; None: add's maps):
     those W_E and the neuron clusters both confirm (:func:`grokviz.analysis.spectrum.key_frequency_report`,
@@ -435,18 +414,15 @@ def _in_parallel(function, items, workers: int) -> Iterator[tuple]:
 def stored_measures(run, key_freqs) -> dict:
     """{epoch: measures} of the run's stored records (``run.progress``, measured while training
     or by an earlier pass) taken at exactly ``key_freqs``."""
-    keys = [int(k) for k in key_freqs]
-    return {int(r["epoch"]): r for r in (getattr(run, "progress", None) or [])
-            if [int(k) for k in r.get("key_freqs", ())] == keys}
+    return matching_records(getattr(run, "progress", None), key_freqs)
 
 
 def remember_measures(run, key_freqs, epochs, rows) -> None:
     """Keep computed measures on ``run.progress`` (so saving the run, e.g. ``grokviz convert``,
     stores them and they are not computed again); records at other key frequencies are replaced."""
-    keys = [int(k) for k in key_freqs]
     merged = {int(r["epoch"]): r for r in (getattr(run, "progress", None) or [])}
     for epoch, measures in zip(epochs, rows):
-        merged[int(epoch)] = {**measures, "epoch": int(epoch), "key_freqs": keys}
+        merged[int(epoch)] = make_record(epoch, key_freqs, measures)
     run.progress = [merged[e] for e in sorted(merged)]
 
 
@@ -465,10 +441,5 @@ def progress_measures(run, epochs=None, key_freqs=None, on_progress=None, cancel
         rows.append(measures)
     if rows:
         remember_measures(run, key_freqs, got_epochs, rows)
-    columns = {name: np.array([r[name] for r in rows], dtype=np.float64) for name in SCALAR_MEASURES}
-    per_freq = np.array([[r["excluded_loss_per_freq"][k] for k in key_freqs] for r in rows],
-                        dtype=np.float64).reshape(len(rows), len(key_freqs))
-    cos = np.array([r["cos_coeffs"] for r in rows], dtype=np.float64).reshape(len(rows), run.task.coordinates().n // 2)
-    norms = {name: np.array([r["weight_norms"][name] for r in rows]) for name in (rows[0]["weight_norms"] if rows else {})}
-    return ProgressTable(list(key_freqs), np.array(got_epochs, dtype=np.int64), columns, per_freq, cos, norms,
-                         complete=len(rows) == len(epochs))
+    return table_from_records(key_freqs, got_epochs, rows, run.task.coordinates().n // 2,
+                              complete=len(rows) == len(epochs))

@@ -7,7 +7,7 @@ cos-coefficients from a [p/2, p, p, p] cos cube — timed on a few checkpoints a
 Peak memory is the peak RSS of a fresh child process that opens the run file (written here,
 float32 checkpoints) and does the 250-checkpoint pass: Python, torch, the loaded run and the
 working memory (the progress path imports neither Qt nor TransformerLens).
-``progress_end_to_end_s``: ``grokviz analyze RUN --progress`` from process start to exit on a
+``progress_end_to_end_s``: ``grokviz analyze RUN --report progress`` from process start to exit on a
 freshly trained 100-checkpoint run (which stores its progress measures, :mod:`grokviz.analysis.live`),
 against the notebook method for the same checkpoints measured in the same run.
 """
@@ -211,9 +211,9 @@ def progress_end_to_end(p: int = 113, n_checkpoints: int = END_TO_END_CHECKPOINT
     """``grokviz analyze RUN --report progress`` on a freshly trained run of ``n_checkpoints``
     checkpoints, timed from process start to exit, against the notebook method end to end on the
     same file (:func:`notebook_end_to_end`). ``grokviz train`` stores the progress measures while
-    it trains (:mod:`grokviz.analysis.live`), so analyze reads them instead of recomputing; it
-    still opens the run and finds the final model's key frequencies (to check the stored records
-    were taken at them). ``full_analysis_s``: ``grokviz analyze RUN --progress`` (the whole final
+    it trains (:mod:`grokviz.analysis.live`), so analyze reads them from the file without loading
+    the run or importing torch (:func:`grokviz.analysis.reports.progress.read_stored`).
+    ``full_analysis_s``: ``grokviz analyze RUN --progress`` (the whole final
     checkpoint's analysis as well: symmetry over every hook, attention, …), for reference."""
     from grokviz.training_process import child_environment
 

@@ -7,8 +7,10 @@ A run file is a torch zip archive: ``*/data.pkl`` (the pickled dict, ~100 KB) an
 tensor storage. The pickle is read with an unpickler that knows only the few torch names a
 tensor reference uses (mapped to inert stand-ins) and refuses every other global, so — like
 ``torch.load(weights_only=True)`` — nothing from the file is ever executed. Only the history
-columns' storages are read (numpy views of the zip entries). Returns None for anything that is
-not a plain grokviz run file (the full loader then reports the problem).
+columns' storages are read (numpy views of the zip entries), and the stored progress records
+(plain containers in the pickle). Returns None for anything that is not a plain grokviz run
+file, or whose pickle is larger than :data:`MAX_PREVIEW_PICKLE_BYTES` (the full loader, with its
+budgets, then reports the problem).
 """
 
 from __future__ import annotations
@@ -27,6 +29,19 @@ _STORAGE_DTYPES = {
     "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
     "ByteStorage": np.uint8, "BoolStorage": np.bool_, "BFloat16Storage": None,
 }
+
+
+MAX_PREVIEW_PICKLE_BYTES = 64 * 1024**2  # a grokviz run's data.pkl is ~0.1–2 MB (progress records included)
+
+
+def progress_records(value) -> list | None:
+    """The optional stored progress measures (the run file's ``progress``): a list of dicts,
+    each with an int ``epoch``; else None. The one check both readers apply."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in value):
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,8 +100,21 @@ class RunPreview:
     split: dict
     history: History
     epochs_trained: int
-    n_checkpoints: int
+    checkpoint_epochs: tuple
     status: str
+    progress: list | None = None
+
+    @property
+    def n_checkpoints(self) -> int:
+        return len(self.checkpoint_epochs)
+
+    @property
+    def epochs(self) -> list[int]:
+        """Epochs with weights, as :attr:`grokviz.core.run.Run.epochs`: the checkpoints plus the final epoch."""
+        epochs = list(self.checkpoint_epochs)
+        if not epochs or epochs[-1] != self.epochs_trained:
+            epochs.append(self.epochs_trained)
+        return epochs
 
     @property
     def p(self) -> int:
@@ -103,6 +131,8 @@ class RunPreview:
 def _array(archive: zipfile.ZipFile, prefix: str, ref) -> np.ndarray:
     if not isinstance(ref, _TensorRef) or ref.storage.dtype is None or len(ref.size) != 1:
         raise ValueError("not a 1-D tensor")
+    if ref.size[0] == 0:
+        return np.zeros(0, dtype=ref.storage.dtype)
     raw = archive.read(f"{prefix}data/{ref.storage.key}")
     values = np.frombuffer(raw, dtype=ref.storage.dtype)
     return values[ref.offset: ref.offset + ref.size[0] * ref.stride[0]: ref.stride[0]][: ref.size[0]].copy()
@@ -113,7 +143,7 @@ def read_preview(path) -> RunPreview | None:
     try:
         with zipfile.ZipFile(Path(path)) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-            if len(pickles) != 1:
+            if len(pickles) != 1 or archive.getinfo(pickles[0]).file_size > MAX_PREVIEW_PICKLE_BYTES:
                 return None
             prefix = pickles[0][: -len("data.pkl")]
             with archive.open(pickles[0]) as stream:
@@ -122,10 +152,9 @@ def read_preview(path) -> RunPreview | None:
                 return None
             history = History.from_columns(**{name: _array(archive, prefix, data["history"][name])
                                               for name in COLUMNS if name in data["history"]})
-            epochs = data.get("checkpoint_epochs")
-            n_checkpoints = epochs.size[0] if isinstance(epochs, _TensorRef) and epochs.size else 0
+            epochs = tuple(int(e) for e in _array(archive, prefix, data["checkpoint_epochs"]))
             return RunPreview(str(path), dict(data["task"]), dict(data["model_config"]), dict(data["train_config"]),
-                              dict(data["split"]), history, int(data["epochs_trained"]), int(n_checkpoints),
-                              str(data.get("status", "finished")))
+                              dict(data["split"]), history, int(data["epochs_trained"]), epochs,
+                              str(data.get("status", "finished")), progress_records(data.get("progress")))
     except Exception:  # noqa: BLE001 - a preview is optional; the full loader reports problems
         return None

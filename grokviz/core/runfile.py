@@ -37,6 +37,7 @@ from grokviz.core.history import History
 from grokviz.core.importers.checksum import KEY as CHECKSUM_KEY
 from grokviz.core.importers.checksum import checksum_entry, verify_checksum
 from grokviz.core.importers.validate import brief, check_dense, check_state_dict, int_list
+from grokviz.core.quickread import progress_records
 from grokviz.core.run import Run
 from grokviz.core.tasks import Task
 from grokviz.core.version import __version__
@@ -219,7 +220,7 @@ def run_from_dict(path, data: dict) -> Run:
                 raise RunFileError(path, f"explicit_indices must be row numbers in [0, {task.p**2})")
         indices = (indices[0].long(), indices[1].long())
     resume = data.get("resume")
-    progress = _progress_records(data.get("progress"))
+    progress = progress_records(data.get("progress"))
     if progress is None and data.get("progress") is not None:
         notes.append("stored progress measures ignored (not a list of per-checkpoint records)")
     return Run(
@@ -243,15 +244,6 @@ def run_from_dict(path, data: dict) -> Run:
         grokviz_version=_text(path, data, "grokviz_version", ""),
         progress=progress,
     )
-
-
-def _progress_records(value) -> list | None:
-    """The optional stored progress measures: a list of dicts, each with an int ``epoch``; else None."""
-    if not isinstance(value, list) or not value:
-        return None
-    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in value):
-        return None
-    return value
 
 
 def load_run(path, task=None) -> Run:

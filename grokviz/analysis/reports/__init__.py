@@ -21,6 +21,7 @@ import dataclasses
 import importlib
 import math
 import pkgutil
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -86,20 +87,22 @@ def specs() -> list[ReportSpec]:
 
 
 def to_json(value):
-    """A JSON-safe form of a report value: non-finite floats become None (with no bare NaN)."""
+    """A JSON-safe form of a report value: non-finite floats become None (with no bare NaN).
+
+    Imports neither torch nor the labelled-tensor module: a value of their types exists only once
+    they are loaded (a report read from a file without torch stays without it)."""
     import numpy as np
-    import torch
 
-    from grokviz.analysis.labelled import LabelledTensor
-
+    torch = sys.modules.get("torch")
+    labelled = sys.modules.get("grokviz.analysis.labelled")
     if hasattr(value, "to_json"):
         return to_json(value.to_json())
-    if isinstance(value, LabelledTensor):
+    if labelled is not None and isinstance(value, labelled.LabelledTensor):
         return {"title": value.title, "note": value.note, "data": to_json(value.data),
                 "axes": [{"name": a.name, "kind": a.kind, "ticks": [a.tick(i) for i in range(a.size)]} for a in value.axes]}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         return to_json(value.detach().cpu().tolist())
     if isinstance(value, np.ndarray):
         return to_json(value.tolist())

@@ -35,7 +35,7 @@ def measures(session, epoch):
 
 @dataclass(frozen=True)
 class ProgressReport:
-    """The measures at ``table.epochs`` (a :class:`~grokviz.analysis.progress.ProgressTable`:
+    """The measures at ``table.epochs`` (a :class:`~grokviz.analysis.progress_table.ProgressTable`:
     columns per measure, ``cos_coeffs`` [checkpoint, k = 1 … p//2], ``excluded_loss_per_freq``
     [checkpoint, key frequency]) on the run's key frequencies."""
 
@@ -66,3 +66,34 @@ def progress(session, epoch, max_checkpoints: int | None = None, on_progress=Non
     if not table.complete:
         raise ReportCancelled("progress measures cancelled")
     return ProgressReport(keys, table)
+
+
+def read_stored(path, max_checkpoints: int | None = None) -> ProgressReport | None:
+    """The ``progress`` report read from a grokviz run file's stored records, without loading the
+    run or importing torch (:mod:`grokviz.core.quickread`): ``grokviz analyze RUN --report progress``
+    on a run that measured itself while training returns in well under a second.
+
+    The same value as the report: the run's key frequencies are those its final checkpoint's record
+    was taken at (:mod:`grokviz.analysis.live` measures the final weights' key frequencies with the
+    report's rule, and re-measures every checkpoint at them when the run finishes). None — compute
+    the report instead — unless every wanted checkpoint has a record at those frequencies under the
+    current definition (:func:`~grokviz.analysis.progress_table.matching_records`)."""
+    from grokviz.analysis.progress_table import matching_records, table_from_records
+    from grokviz.core.quickread import read_preview
+
+    preview = read_preview(path)
+    if preview is None or not preview.progress:
+        return None
+    final = {r["epoch"]: r for r in preview.progress}.get(preview.epochs_trained)
+    if final is None:
+        return None
+    try:
+        keys = [int(k) for k in final["key_freqs"]]
+        stored = matching_records(preview.progress, keys)
+        epochs = subsample_epochs(preview.epochs, max_checkpoints)
+        if not all(epoch in stored for epoch in epochs):
+            return None
+        rows = [stored[epoch] for epoch in epochs]
+        return ProgressReport(keys, table_from_records(keys, epochs, rows, len(rows[0]["cos_coeffs"])))
+    except (KeyError, TypeError, ValueError):  # records not in the shape measured: compute the report
+        return None
