@@ -3,6 +3,8 @@
 import statistics
 import time
 
+import pytest
+
 from grokviz.bench.analysis import peak_rss_kb, progress_in_child
 from grokviz.bench.train import floor_ms_per_epoch, grokviz_ms_per_epoch, naive_ms_per_epoch
 from grokviz.core.tasks import Task
@@ -62,13 +64,34 @@ def test_interleaved_windows_time_only_the_trainer():
     assert slow < fast + 50.0
 
 
-def test_live_overhead_trains_both_ways_as_grokviz_train_does(tmp_path):
-    """The overhead bench's two arms: the same trainer and saving, with and without the measures."""
-    from grokviz.core.runfile import load_run
-    from grokviz.gui.benchmark import _train_in_process
+def test_live_overhead_pairs_intervals_with_and_without_the_measures(monkeypatch):
+    """The overhead bench's arithmetic: measures in the ABBA pattern, Σ(with) ÷ Σ(without)."""
+    from grokviz.gui import live_overhead_bench as bench
 
-    with_seconds, measuring = _train_in_process(str(tmp_path / "on.pt"), 200, 13, live=True)
-    without_seconds, none = _train_in_process(str(tmp_path / "off.pt"), 200, 13, live=False)
-    assert with_seconds > 0 and without_seconds > 0 and measuring > 0 and none == 0.0
-    on, off = load_run(tmp_path / "on.pt"), load_run(tmp_path / "off.pt")
-    assert [r["epoch"] for r in on.progress] == on.epochs and off.progress is None
+    clock = [0.0]
+    measured = []
+
+    class Live:
+        def measure(self, epoch, state):
+            measured.append((epoch, state))
+            clock[0] += 1.0  # each measure costs 1 s
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    timer = bench.EveryOtherCheckpoint(Live(), states=["g0", "g1", "g2"])
+    monkeypatch.setattr(bench.time, "process_time", lambda: clock[0] / 2)
+    for checkpoint in range(11):  # epoch 0, a warm-up interval, then 9 intervals of 10 s of training
+        if checkpoint:
+            clock[0] += 10.0
+        timer(100 * checkpoint, f"own{checkpoint}")
+    assert [e for e, _ in measured] == [200, 500, 600, 900, 1000]  # with, without, without, with, …
+    assert all(state.startswith("g") for _, state in measured)  # the grokked arm's states, in turn
+    assert timer.ratio() == pytest.approx(11.0 / 10.0)  # two whole groups of four intervals
+    assert timer.ratio(1) == pytest.approx(11.0 / 10.0)
+
+
+def test_live_overhead_paired_run_measures_the_real_trainer():
+    from grokviz.gui.live_overhead_bench import paired_ratio
+
+    wall, cpu = paired_ratio(500, p=13)  # warm-up, then 4 intervals: measures after the 1st and the 4th
+    assert 0.5 < wall < 3.0 and 0.5 < cpu < 3.0
+

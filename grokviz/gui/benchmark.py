@@ -14,9 +14,9 @@ that sets ``ok``):
 * ``training_stall`` — the largest event-loop stall while the app trains p = 113, worst of three
   repetitions: a 5 ms QTimer probe records how late each tick fires; the live curves redraw as in
   the app. Target ≤ 100 ms. Also how long Cancel takes (the child stops and saves).
-* ``live_progress_overhead`` — time per epoch of ``grokviz train``'s trainer with the live
-  progress measures ÷ without (:mod:`grokviz.analysis.live`), interleaved in one process;
-  target ≤ 1.03.
+* ``live_progress_overhead`` — training time with the live progress measures ÷ without
+  (:mod:`grokviz.analysis.live`), paired interval by interval inside one trainer
+  (:mod:`grokviz.gui.live_overhead_bench`); target ≤ 1.03.
 
 The headline numbers are also at the top level: ``content_visible_s``, ``training_in_app``
 (``ms_per_epoch``, ``cli_ms_per_epoch``, ``ratio``), ``training_stall.max_stall_ms``,
@@ -33,13 +33,13 @@ import tempfile
 import time
 
 from grokviz.core.progressbar import log
+from grokviz.gui.live_overhead_bench import bench_live_progress_overhead
 from grokviz.training_process import child_environment
 
 WINDOW_TARGET_S = 2.0
 CONTENT_TARGET_S = 1.0
 STALL_TARGET_MS = 100.0
 IN_APP_TARGET_RATIO = 1.15
-OVERHEAD_TARGET = 1.03
 PROBE_INTERVAL_MS = 5
 
 
@@ -204,79 +204,6 @@ def bench_training_in_app(args, app=None, p: int = 113) -> dict:
             "epochs": epochs, "p": p, "target_ratio": IN_APP_TARGET_RATIO}
 
 
-def _grokked_measure_seconds(checkpoints: int = 8) -> float:
-    """Seconds per checkpoint of the live measures (key frequencies + progress measures) on the
-    bundled example's last checkpoints: a grokked p = 113 model, five key frequencies — the
-    costlier half of a real run (before grokking there are none)."""
-    from grokviz.analysis.live import LiveProgress
-    from grokviz.core.example import example_path
-    from grokviz.core.runfile import load_run
-
-    run = load_run(example_path())
-    train_rows, test_rows = run.indices()
-    live = LiveProgress(run.task, train_rows, test_rows)
-    states = [(epoch, run.state_dict(epoch)) for epoch in run.epochs[-checkpoints - 1:]]
-    live.measure(*states[0])  # builds the setup for these key frequencies (once per run)
-    live.seconds = 0.0
-    for epoch, state in states[1:]:
-        live.measure(epoch, state)
-    return live.seconds / (len(states) - 1)
-
-
-def _train_in_process(out: str, epochs: int, p: int, live: bool) -> tuple[float, float]:
-    """The default recipe trained as ``grokviz train`` trains it (same Trainer, same live
-    measures and saving), in this process: (seconds per epoch of the run's own training time,
-    seconds spent in the live measures)."""
-    from grokviz.analysis.live import for_run_config, saving_with_progress
-    from grokviz.core.config import ModelConfig, TrainConfig
-    from grokviz.core.data import SplitSpec
-    from grokviz.core.runfile import save_run
-    from grokviz.core.tasks import Task
-    from grokviz.core.training import Trainer
-
-    task, split = Task("add", p), SplitSpec()
-    config = TrainConfig(epochs=epochs, device="cpu", save_every_seconds=1e9)
-    measures = for_run_config(task, split) if live else None
-    save = (lambda run: save_run(run, out))
-    trainer = Trainer(task, split, ModelConfig(p=p), config, on_checkpoint=measures,
-                      on_save=saving_with_progress(measures, save) if live else save)
-    run = trainer.run()
-    return run.wall_time / max(run.epochs_trained, 1), (measures.seconds if measures else 0.0)
-
-
-def bench_live_progress_overhead(args, app=None, p: int = 113) -> dict:
-    """Training time with the live progress measures ÷ without: the default recipe (a checkpoint
-    every 100 epochs), 1,000 epochs (11 checkpoints), off/on interleaved in this process, so
-    that the comparison sees neither interpreter start-up nor one process's luck with the VM
-    (separate ``grokviz train`` processes differed by ±10 % run to run, more than the 3 % to
-    resolve). ``measured_share``: the time spent in the measures ÷ the training time of the
-    same runs. Beside it, the measures' cost on grokked checkpoints over the training time
-    between two checkpoints (``grokked_checkpoint_share``): before grokking there are no key
-    frequencies, after it there are five."""
-    from grokviz.core.config import TrainConfig
-
-    quick = getattr(args, "quick", False)
-    epochs, rounds = (300, 1) if quick else (1000, 4)
-    directory = tempfile.mkdtemp(prefix="grokviz-bench-")
-    off, on, spent = [], [], []
-    for i in range(rounds):
-        order = (False, True) if i % 2 == 0 else (True, False)
-        for live in order:
-            seconds, measuring = _train_in_process(os.path.join(directory, f"{'on' if live else 'off'}{i}.pt"),
-                                                   epochs, p, live)
-            (on if live else off).append(seconds)
-            if live:
-                spent.append(measuring / (seconds * epochs))
-    ratio = statistics.median(on) / statistics.median(off)
-    grokked = _grokked_measure_seconds(3 if quick else 8) if p == 113 else float("nan")
-    every = TrainConfig().checkpoint_every  # the default recipe's checkpoint interval
-    return {"ok": ratio <= OVERHEAD_TARGET, "ratio": ratio, "ms_per_epoch_without": [v * 1000 for v in off],
-            "ms_per_epoch_with": [v * 1000 for v in on], "measured_share": statistics.median(spent),
-            "grokked_measure_ms_per_checkpoint": grokked * 1000,
-            "grokked_checkpoint_share": grokked / (every * statistics.median(off)),
-            "epochs": epochs, "rounds": rounds, "p": p, "target": OVERHEAD_TARGET}
-
-
 def bench_content_visible(args, app=None, repeats: int | None = None) -> dict:
     """Seconds from process start to the example's loss curves painted (``GROKVIZ_EXIT_AFTER_CONTENT``)."""
     from grokviz.gui.launch import CONTENT_MARKER, EXIT_AFTER_CONTENT_ENV
@@ -343,7 +270,7 @@ SECTIONS = [
     ("content_visible", bench_content_visible),
     ("training_in_app", bench_training_in_app),
     ("training_stall", bench_training_stall),
-    ("live_progress_overhead", bench_live_progress_overhead),
+    ("live_progress_overhead", bench_live_progress_overhead),  # grokviz.gui.live_overhead_bench
     ("explorer_redraw", bench_explorer_redraw),
     ("circles_animation", bench_circles_animation),
 ]
