@@ -84,6 +84,14 @@ class CoordinateMap:
             return f"{self.symbol} = {self.formula} {token_name} (in Z_{self.n})"
         return f"{self.symbol} = {self.formula.replace('t', token_name)} mod {self.n}"
 
+    def term(self, token_name: str = "a") -> str:
+        """The map applied to a token, as written in a formula: ``a``, ``a^3``, ``−b``, ``log_3 a``."""
+        if self.is_identity:
+            return token_name
+        if "t" in self.formula:
+            return self.formula.replace("t", token_name)
+        return f"{self.formula} {token_name}"
+
     def tick(self, value: int, token_name: str = "a") -> str:
         """Tick label with both coordinate and token(s), e.g. ``8 (a=2)`` or ``1 (a=1,112)``."""
         tokens = self.preimages()[value]
@@ -117,6 +125,12 @@ class TaskCoordinates:
 
     def operand(self, name: str) -> CoordinateMap:
         return {"a": self.phi, "b": self.psi, "c": self.chi}[name]
+
+    def cos_argument(self) -> str:
+        """φ(a) + ψ(b) − χ(c) in the task's own terms, the phase of the logits' cos cubes
+        cos(w_k(φ(a) + ψ(b) − χ(c))) (design.md §6, §6a): ``a+b−c`` for add, ``a^3+b^2−c`` for pow."""
+        psi = self.psi.term("b")
+        return f"{self.phi.term('a')}{psi if psi.startswith('−') else '+' + psi}−{self.chi.term('c')}"
 
 
 @functools.lru_cache(maxsize=64)

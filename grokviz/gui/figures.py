@@ -469,12 +469,13 @@ def draw_progress_losses(plot: pg.PlotItem, progress: dict) -> None:
 
 
 def draw_cos_coefficients(plot: pg.PlotItem, progress: dict) -> None:
-    _legend(plot)
+    _legend(plot, offset=(10, 10))  # top left: the coefficients start near 0 (top right: the cursor's label)
     for i, (k, values) in enumerate(progress["cos_coef"].items()):
         color = colormaps.series_color(i)
         plot.addItem(curve(progress["epochs"], values, pen=pg.mkPen(color, width=2), name=f"k = {k}"))
     add_phases(plot, progress["phases"], labels=False)
-    style_plot(plot, "Logit coefficient on cos(w_k(a+b−c)) per key frequency", "epoch", "coefficient (logit units)")
+    style_plot(plot, f"Logits' coefficient on cos(w_k({progress['cos_argument']}))", "epoch",
+               "coefficient (logit units)")
 
 
 def draw_weight_norm(plot: pg.PlotItem, progress: dict) -> None:
@@ -484,7 +485,7 @@ def draw_weight_norm(plot: pg.PlotItem, progress: dict) -> None:
 
 
 def draw_gini(plot: pg.PlotItem, progress: dict) -> None:
-    _legend(plot, offset=(10, -10))
+    _legend(plot, offset=(10, 10))  # top left: sparsity grows over training, so the curves start low
     plot.addItem(curve(progress["epochs"], progress["gini_W_E"], pen=pg.mkPen(SIN_COLOR, width=2),
                                  name="W_E"))
     plot.addItem(curve(progress["epochs"], progress["gini_W_L"], pen=pg.mkPen(COS_COLOR, width=2),
@@ -691,7 +692,8 @@ def render_figures(data: dict, directory, formats=("png", "svg"), slice_c: int =
             draw(plot, progress)
             add_cursor(plot, epoch)
     figure("07_progress_measures", f"Progress measures (key frequencies {progress['key_freqs']})",
-           "Over checkpoints: train/test/restricted/excluded loss (log), cos(w_k(a+b−c)) coefficients of the logits, "
+           f"Over checkpoints: train/test/restricted/excluded loss (log), cos(w_k({progress['cos_argument']})) "
+           "coefficients of the logits per key frequency k, "
            "total weight norm and Gini coefficients of W_E and W_L; shaded: " + phase_text + ".",
            draw_prog, progress_csv(progress))
     return records

@@ -157,6 +157,7 @@ def progress_view(session, max_checkpoints=None, report=None, cancelled=None) ->
         "history_test_loss": np.asarray(history.test_loss, dtype=float),
         "phases": phase_spans(phases, float(history.epoch[-1]) if len(history) else float(table.epochs[-1])),
         "phase_epochs": phases.to_dict(),
+        "cos_argument": session.task.coordinates().cos_argument(),
     }
     for name, values in table.columns.items():
         result[name] = np.asarray(values, dtype=float)

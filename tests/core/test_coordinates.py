@@ -72,3 +72,10 @@ def test_orderings_and_ticks():
     phi = task_coordinates(Task("pow", 13, 2, 2)).phi
     assert phi.tick(1) == "1 (a=1,12)" and phi.tick(2) == "2 (—)"
     assert Task("mul", 13).coordinates().n == 12
+
+
+@pytest.mark.parametrize("task, argument", [
+    (Task("add", 13), "a+b−c"), (Task("sub", 13), "a−b−c"), (Task("pow", 13, 3, 2), "a^3+b^2−c"),
+    (Task("mul", 13), "log_2 a+log_2 b−log_2 c"), (Task("div", 13), "log_2 a−log_2 b−log_2 c")])
+def test_cos_argument_is_written_in_the_task_coordinates(task, argument):
+    assert task_coordinates(task).cos_argument() == argument

@@ -84,6 +84,16 @@ def test_progress_tab_cursor_and_click(qtbot, state, small_run):
     assert state.checkpoint_epoch == 600
 
 
+def test_progress_tab_names_the_cos_cubes_in_the_task_coordinates(qtbot, pow_run):
+    from grokviz.gui.tabs.progress import ProgressView
+
+    state = AppState()
+    state.set_run(pow_run)
+    tab = _tab(qtbot, ProgressView, state)
+    title = tab.panels["cos_coefficients"].getPlotItem().titleLabel.text
+    assert "cos(w_k(a^3+b^3−c))" in title  # pow m = n = 3: the phase is a³ + b³ − c, not a + b − c
+
+
 def test_tab_export_files(qtbot, tmp_path, small_run):
     """Standalone use (run + epoch) and export_figures: PNG not blank, SVG with paths, CSV numbers."""
     import xml.etree.ElementTree as ET

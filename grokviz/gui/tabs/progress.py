@@ -78,7 +78,7 @@ class ProgressView(AnalysisTab):
         if job is None or len(job.measures) == self._live_count:
             return
         self._live_count = len(job.measures)
-        result = live_progress_data(job.measures)
+        result = live_progress_data(job.measures, job.task)
         self.result = result
         self.show_result(result)
         last = job.measures[-1]
@@ -149,11 +149,13 @@ class ProgressView(AnalysisTab):
         return data
 
 
-def live_progress_data(records: list) -> dict:
-    """The tab's result dict from live records (:mod:`grokviz.analysis.live`): every measure per
-    checkpoint, the cos-coefficients at the latest checkpoint's key frequencies; no phases yet."""
+def live_progress_data(records: list, task) -> dict:
+    """The tab's result dict from live records (:mod:`grokviz.analysis.live`) of a run of ``task``:
+    every measure per checkpoint, the cos-coefficients at the latest checkpoint's key frequencies;
+    no phases yet."""
     epochs = np.array([r["epoch"] for r in records], dtype=float)
-    result = {"epochs": epochs, "phases": [], "key_freqs": [int(k) for k in records[-1]["key_freqs"]]}
+    result = {"epochs": epochs, "phases": [], "key_freqs": [int(k) for k in records[-1]["key_freqs"]],
+              "cos_argument": task.coordinates().cos_argument()}
     for name in ("train_loss", "test_loss", "restricted_loss", "excluded_loss", "weight_norm", "gini_W_E", "gini_W_L"):
         result[name] = np.array([r[name] for r in records], dtype=float)
     result["cos_coef"] = {k: np.array([r["cos_coeffs"][k - 1] for r in records], dtype=float)
