@@ -8,6 +8,7 @@ import torch
 
 from grokviz.core.config import ModelConfig, TrainConfig
 from grokviz.core.data import SplitSpec, all_tokens, split_indices
+from grokviz.core.epochs import nearest_stored
 from grokviz.core.history import GROKKED_ACCURACY, History
 from grokviz.core.tasks import Task
 
@@ -83,7 +84,8 @@ class Run:
         return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
     def nearest_epoch(self, epoch: int) -> int:
-        return min(self.epochs, key=lambda e: abs(e - int(epoch)))
+        """The stored epoch nearest ``epoch`` (ties: the earlier)."""
+        return nearest_stored(self.epochs, int(epoch))
 
     def model(self, epoch: int | None = None, device: str | torch.device = "cpu"):
         """A :class:`GrokTransformer` with the weights at ``epoch`` (final by default), in eval mode."""

@@ -12,6 +12,7 @@ import sys
 
 def register(subparsers) -> None:
     from grokviz.core.cli_options import add_task_options, at_least_one
+    from grokviz.core.epochs import MODES
 
     parser = subparsers.add_parser(
         "export", help="write the standard figure set (PNG/SVG + CSV + index.html) of a run, headless",
@@ -26,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--format", default="png,svg", help="comma-separated image formats: png, svg (default png,svg)")
     parser.add_argument("--checkpoint", type=int, default=None, help="epoch of the checkpoint (default: final weights)")
+    parser.add_argument("--pair", choices=MODES, default=None,
+                        help="with RUN_B and --checkpoint: RUN_B's checkpoint is the one at the same epoch as RUN's "
+                             "(epoch, the default) or at the same fraction of training (fraction)")
     parser.add_argument("--max-checkpoints", type=at_least_one, default=100,
                         help="progress measures on at most this many checkpoints, evenly spread (default 100)")
     parser.add_argument("--slice-c", type=int, default=17, help="answer c of the [c, a] resid_post slice (default 17)")
@@ -48,6 +52,9 @@ def cmd_export(args) -> int:
         return 2
     from pathlib import Path
 
+    if args.run_b is None and args.pair is not None:
+        print("grokviz export: --pair pairs RUN_B's checkpoints with RUN's; give two run files", file=sys.stderr)
+        return 2
     if args.run_b is not None:
         problem = paired_problem(args)
         if problem:
@@ -62,16 +69,17 @@ def cmd_export(args) -> int:
     run = load_run(args.run, task=task_spec_from_args(args))
     run_b = load_run(args.run_b, task=task_spec_from_args(args)) if args.run_b is not None else None
     if args.checkpoint is not None:
-        for one in (run, run_b) if run_b is not None else (run,):
-            if args.checkpoint not in one.epochs:
-                print(f"{Path(one.path).name if one.path else 'run'}: no checkpoint at epoch {args.checkpoint}; "
-                      f"using the nearest, {one.nearest_epoch(args.checkpoint)}", file=sys.stderr)
+        if args.checkpoint not in run.epochs:
+            print(f"{_name(run)}: no checkpoint at epoch {args.checkpoint}; using the nearest, "
+                  f"{run.nearest_epoch(args.checkpoint)}", file=sys.stderr)
         if run_b is None:
             args.checkpoint = run.nearest_epoch(args.checkpoint)
 
     from grokviz.gui import figures
 
     figures.ensure_application()  # offscreen when there is no display, before the QApplication exists
+    if run_b is not None and args.checkpoint is not None:
+        _say_pairing(run, run_b, args)
 
     def report(fraction, text):
         if not args.quiet:
@@ -86,7 +94,7 @@ def cmd_export(args) -> int:
 
         files = export_paired_figures(run, run_b, args.out, formats, args.checkpoint, report=report,
                                       max_checkpoints=args.max_checkpoints, slice_c=args.slice_c,
-                                      extra_figures=(render_mechanism_figures,))
+                                      extra_figures=(render_mechanism_figures,), pair=args.pair or "epoch")
     else:
         files = figures.export_figure_set(run, args.out, formats, args.checkpoint, report=report,
                                           max_checkpoints=args.max_checkpoints, slice_c=args.slice_c,
@@ -98,6 +106,24 @@ def cmd_export(args) -> int:
             print(path)
     print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
     return 0
+
+
+def _name(run) -> str:
+    from pathlib import Path
+
+    return Path(run.path).name if run.path else "run"
+
+
+def _say_pairing(run, run_b, args) -> None:
+    """One stderr line when B's checkpoint is not the epoch asked for: which one pairs with A's, and why."""
+    from grokviz.core.epochs import MODE_LABELS
+    from grokviz.gui.compare.figures import paired_epochs
+
+    pair = args.pair or "epoch"
+    epochs = paired_epochs(run, run_b, args.checkpoint, pair)
+    if epochs["b"] != args.checkpoint:
+        print(f"{_name(run_b)}: epoch {epochs['b']} pairs with {_name(run)}'s epoch {epochs['a']} "
+              f"({MODE_LABELS[pair]})", file=sys.stderr)
 
 
 def paired_problem(args) -> str | None:

@@ -18,7 +18,7 @@ import bisect
 
 from PySide6 import QtCore
 
-from grokviz.gui.epochs import nearest_stored
+from grokviz.core.epochs import nearest_stored
 
 
 class AppState(QtCore.QObject):

@@ -68,3 +68,49 @@ def test_a_bad_second_path_is_one_line_and_exit_2(small_run_file, tmp_path, caps
 def test_animate_takes_one_run(small_run_file, other_run_file, tmp_path, capsys):
     assert main(["export", str(small_run_file), str(other_run_file), "--out", str(tmp_path), "--animate", "circles"]) == 2
     assert "--animate takes one run" in capsys.readouterr().err
+
+
+def _column(path, name):
+    _, rows = _rows(path)
+    column = rows[0].index(name)
+    return np.array([float(row[column]) for row in rows[1:]])
+
+
+def test_fraction_pairing_shows_b_at_the_same_stage_of_training(small_run_file, other_run_file, tmp_path, capsys):
+    """A (800 epochs, a checkpoint every 200) at 400 = 50 % pairs with B (300 epochs, every 50) at 150 —
+    not at 300, B's checkpoint nearest epoch 400, which same-epoch pairing picks."""
+    from grokviz.analysis.session import session_of
+    from grokviz.core.runfile import load_run
+
+    out = tmp_path / "fraction"
+    assert main(["export", str(small_run_file), str(other_run_file), "--out", str(out), "--format", "png",
+                 "--checkpoint", "400", "--pair", "fraction", "--max-checkpoints", "3", "--quiet"]) == 0
+    assert "other.pt: epoch 150 pairs with small.pt's epoch 400 (same fraction of training)" in capsys.readouterr().err
+    pairing = "epoch 400 (50 %) vs 150 (50 %), paired by the same fraction of training"
+    for side, epoch in (("a", 400), ("b", 150)):
+        comments, _ = _rows(out / f"02_key_frequencies_{side}.csv")
+        assert f"epoch {epoch}; A and B: {pairing}" in comments[0]
+    # B's numbers are B's at epoch 150 (the same report the app shows), not at its epoch 300
+    session = session_of(load_run(other_run_file))
+    norms = _column(out / "02_key_frequencies_b.csv", "W_E")
+    np.testing.assert_allclose(norms, session.report("spectrum", 150).norms["W_E"], rtol=1e-6)
+    assert not np.allclose(norms, session.report("spectrum", 300).norms["W_E"], rtol=1e-3)
+    index = (out / "index.html").read_text()
+    assert "Checkpoints: epoch 400 (50 %) vs 150 (50 %) (paired by the same fraction of training)." in index
+    assert "Key frequencies" in index and "A and B, epoch 400 (50 %) vs 150 (50 %)" in index
+
+
+def test_an_unknown_pairing_is_one_line_and_exit_2(small_run_file, other_run_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["export", str(small_run_file), str(other_run_file), "--out", str(tmp_path / "out"), "--pair", "stage"])
+    err = capsys.readouterr().err.strip()
+    assert raised.value.code == 2 and len(err.splitlines()) == 1
+    assert "--pair: invalid choice: 'stage' (choose from 'epoch', 'fraction')" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_pairing_one_run_is_one_line_and_exit_2(small_run_file, tmp_path, capsys):
+    assert main(["export", str(small_run_file), "--out", str(tmp_path / "out"), "--pair", "fraction", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "grokviz export: --pair pairs RUN_B's checkpoints with RUN's; give two run files"
+    assert not (tmp_path / "out").exists()

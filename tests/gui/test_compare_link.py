@@ -3,7 +3,7 @@
 import pytest
 
 from grokviz.gui.compare.link import EpochLink
-from grokviz.gui.epochs import nearest_stored
+from grokviz.core.epochs import nearest_stored
 
 A = [0, 200, 400, 600, 800]  # checkpoints every 200 of an 800-epoch run
 B = [0, 1000, 2000, 3000, 4000, 5000, 6000]  # every 1000 of a 6000-epoch run

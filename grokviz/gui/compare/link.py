@@ -1,13 +1,8 @@
 """Which checkpoint of run B goes with which checkpoint of run A (Qt-free, psygnal; like the Explorer's model).
 
-Two ways to pair epochs (:data:`MODES`):
-
-* ``"epoch"`` — the same epoch: B's stored checkpoint nearest to A's epoch;
-* ``"fraction"`` — the same fraction of training: A's epoch / A's last epoch, times B's last epoch,
-  snapped to B's nearest stored checkpoint (so a 2 000-epoch run and a 20 000-epoch run are compared
-  at the same stage).
-
-Both directions use the same rule (B → A swaps the roles). :class:`EpochLink` also holds whether the
+The two ways to pair epochs (same epoch, same fraction of training) are
+:func:`grokviz.core.epochs.paired_epoch`'s, which ``grokviz export A B --pair`` uses too; both
+directions use the same rule (B → A swaps the roles). :class:`EpochLink` also holds whether the
 two sides are linked (one slider moves both) and the epoch each side shows; moving one side
 (:meth:`EpochLink.set_epoch`) emits ``epoch_changed(other side, epoch)`` when linked. Because the
 link snaps to stored epochs itself, the echo of its own move (the other side's state reporting the
@@ -18,10 +13,8 @@ from __future__ import annotations
 
 from psygnal import Signal
 
-from grokviz.gui.epochs import nearest_stored
+from grokviz.core.epochs import check_mode, fraction_of, paired_epoch
 
-MODES = ("epoch", "fraction")
-MODE_LABELS = {"epoch": "same epoch", "fraction": "same fraction of training"}
 SIDES = ("a", "b")
 
 
@@ -40,9 +33,7 @@ class EpochLink:
     mode_changed = Signal(str)
 
     def __init__(self, mode: str = "epoch", linked: bool = True):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        self.mode = mode
+        self.mode = check_mode(mode)
         self.linked = bool(linked)
         self.epochs: dict = {"a": [], "b": []}
         self.current: dict = {"a": None, "b": None}
@@ -60,21 +51,11 @@ class EpochLink:
     # -- mapping -----------------------------------------------------------------------------
     def map(self, side: str, epoch) -> int | None:
         """The other side's stored epoch paired with ``side`` at ``epoch`` (None if either has no epochs)."""
-        source, target = self.epochs[side], self.epochs[_other(side)]
-        if not source or not target or epoch is None:
-            return None
-        if self.mode == "epoch":
-            return nearest_stored(target, epoch)
-        fraction = float(epoch) / source[-1] if source[-1] > 0 else 0.0
-        return nearest_stored(target, fraction * target[-1])
+        return paired_epoch(self.mode, self.epochs[side], self.epochs[_other(side)], epoch)
 
     def fraction(self, side: str, epoch=None) -> float | None:
         """``epoch`` (default: the one shown) as a fraction of ``side``'s training."""
-        epochs = self.epochs[side]
-        epoch = self.current[side] if epoch is None else epoch
-        if not epochs or epoch is None:
-            return None
-        return float(epoch) / epochs[-1] if epochs[-1] > 0 else 0.0
+        return fraction_of(self.epochs[side], self.current[side] if epoch is None else epoch)
 
     # -- state -------------------------------------------------------------------------------
     def set_epoch(self, side: str, epoch) -> None:
@@ -106,9 +87,7 @@ class EpochLink:
 
     def set_mode(self, mode: str) -> None:
         """Pair by ``"epoch"`` or ``"fraction"``; when linked, B moves to its new partner of A's epoch."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        if mode == self.mode:
+        if check_mode(mode) == self.mode:
             return
         self.mode = mode
         self.mode_changed.emit(mode)

@@ -16,8 +16,9 @@ import os
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from grokviz.core.epochs import MODE_LABELS, MODES
 from grokviz.gui import dialogs, views
-from grokviz.gui.compare.link import MODE_LABELS, MODES, SIDES, EpochLink
+from grokviz.gui.compare.link import SIDES, EpochLink
 from grokviz.gui.run_panel import CheckpointSlider
 from grokviz.gui.state import AppState
 
