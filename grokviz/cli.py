@@ -294,6 +294,10 @@ def cmd_convert(args) -> int:
     from grokviz.analysis.progress import progress_measures
 
     progress_measures(run)  # computed once (reused when stored), kept in the converted file
+    from grokviz.analysis.reports.checkpoint_accuracy import keep_for_saving
+    from grokviz.analysis.session import session_of
+
+    keep_for_saving(session_of(run))  # a losses-only history's accuracies at the checkpoints, kept in the file too
     saver = _saver(output)
     saver(run)
     if saver.path is None:

@@ -43,6 +43,8 @@ class Run:
     grokviz_version: str = ""
     # stored progress measures (design.md §6), one record per checkpoint: {"epoch", "key_freqs", …}
     progress: list | None = None
+    # stored accuracies at the checkpoints (grokviz.core.stored_accuracy): the run file's checkpoint_accuracy entry
+    checkpoint_accuracy: dict | None = None
 
     # -- inputs -------------------------------------------------------------------
     @property

@@ -11,6 +11,8 @@ Layout (``format_version`` 2)::
     resume {optimizer, grokfast_ema, rng_state} or None
     checksum {algorithm, keys, crc32}   (CRC-32 of the tensors under keys; absent in older files)
     progress (optional): [{epoch, key_freqs, <progress measures>}, …] computed while training
+    checkpoint_accuracy (optional): {definition, epochs, train_acc, test_acc, weights_crc32, notes}, plain
+    lists: accuracies at the checkpoints computed from the weights (grokviz.core.stored_accuracy)
 
 Readers tolerate extra optional top-level keys (e.g. one a newer grokviz adds).
 
@@ -39,6 +41,8 @@ from grokviz.core.importers.checksum import checksum_entry, verify_checksum
 from grokviz.core.importers.validate import brief, check_dense, check_state_dict, int_list
 from grokviz.core.quickread import progress_records
 from grokviz.core.run import Run
+from grokviz.core.stored_accuracy import KEY as ACCURACY_KEY
+from grokviz.core.stored_accuracy import read_entry
 from grokviz.core.tasks import Task
 from grokviz.core.version import __version__
 
@@ -102,6 +106,7 @@ def run_to_dict(run: Run, storage_dtype: torch.dtype = torch.float32) -> dict:
         "notes": list(run.notes),
         "explicit_indices": [t.detach().cpu().long() for t in run.explicit_indices] if run.explicit_indices else None,
         **({"progress": list(run.progress)} if run.progress else {}),
+        **({ACCURACY_KEY: run.checkpoint_accuracy} if run.checkpoint_accuracy else {}),
     }
     data[CHECKSUM_KEY] = checksum_entry(data)
     return data
@@ -223,6 +228,7 @@ def run_from_dict(path, data: dict) -> Run:
     progress = progress_records(data.get("progress"))
     if progress is None and data.get("progress") is not None:
         notes.append("stored progress measures ignored (not a list of per-checkpoint records)")
+    accuracy = read_entry(data.get(ACCURACY_KEY), notes)
     return Run(
         task=task,
         model_config=model_config,
@@ -243,6 +249,7 @@ def run_from_dict(path, data: dict) -> Run:
         notes=list(notes),
         grokviz_version=_text(path, data, "grokviz_version", ""),
         progress=progress,
+        checkpoint_accuracy=accuracy,
     )
 
 

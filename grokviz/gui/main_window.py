@@ -581,8 +581,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def save_run_as(self, run, out) -> Job:
         def function(context):
+            from grokviz.analysis.reports.checkpoint_accuracy import keep_for_saving
+            from grokviz.analysis.session import session_of
             from grokviz.core.runfile import save_run
 
+            keep_for_saving(session_of(run), on_progress=context.report)  # a losses-only run's points, stored with it
             context.report(-1, f"Saving {out}…")
             save_run(run, out)
             return out

@@ -27,8 +27,12 @@ def checkpoint_accuracy(session, epoch, on_progress=None, cancel=None):
     Computed here, lazily, rather than when a file is imported: at p = 113 one checkpoint takes
     20–30 ms (quiet 2-core VM; 100–400 ms busy; all p² inputs, :mod:`grokviz.core.importers.evaluate`),
     so a 250-checkpoint file would load 6–60 s slower; the app runs this report in a worker once
-    the run is open, and the session keeps the result."""
+    the run is open, and the session keeps the result. Values stored with the run (the run file's
+    ``checkpoint_accuracy`` entry: ``grokviz convert``, or a save after this report ran) are read
+    instead for every checkpoint whose weights they describe (:mod:`grokviz.core.stored_accuracy`);
+    the others are computed and kept on the run, so saving it stores them."""
     from grokviz.analysis.phases import is_loss_only
+    from grokviz.core import stored_accuracy
     from grokviz.core.importers.evaluate import checkpoint_accuracies
 
     def each(done, total, at_epoch):
@@ -36,9 +40,27 @@ def checkpoint_accuracy(session, epoch, on_progress=None, cancel=None):
             on_progress(done / max(total, 1), f"Accuracy at checkpoint {at_epoch:,} ({done}/{total})")
 
     run = session.run
-    values, notes = checkpoint_accuracies(run, on_each=each, cancel=cancel)
-    if len(values) < len(run.epochs):
-        raise ReportCancelled("checkpoint accuracies cancelled")
+    stored = run.checkpoint_accuracy
+    values = stored_accuracy.matching(stored, run)
+    notes = list(stored["notes"]) if values else []
+    missing = [e for e in run.epochs if e not in values]
+    if missing:
+        computed, notes = checkpoint_accuracies(run, missing, on_each=each, cancel=cancel)
+        if len(computed) < len(missing):
+            raise ReportCancelled("checkpoint accuracies cancelled")
+        values.update(computed)
+        fingerprints = {e: stored_accuracy.fingerprint(run.state_dict(e)) for e in values}
+        run.checkpoint_accuracy = stored_accuracy.make_entry(values, fingerprints, notes)
     epochs = sorted(values)
     return CheckpointAccuracy(epochs, [values[e][0] for e in epochs], [values[e][1] for e in epochs],
                               recorded=not is_loss_only(run.history), notes=notes)
+
+
+def keep_for_saving(session, on_progress=None, cancel=None) -> None:
+    """Before a losses-only run is saved (``grokviz convert``, the app's Save as…): its checkpoint
+    accuracies, computed (or read) by the report and kept on the run, so the file stores them.
+    Runs whose history records accuracies need none."""
+    from grokviz.analysis.phases import is_loss_only
+
+    if is_loss_only(session.run.history):
+        session.report("checkpoint_accuracy", on_progress=on_progress, cancel=cancel)
