@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from grokviz.core.importers.checksum import tensor_crc
+from grokviz.core.importers.validate import _is_int
 
 KEY = "checkpoint_accuracy"
 DEFINITION = 1
@@ -38,10 +39,6 @@ def make_entry(values: dict, fingerprints: dict, notes=()) -> dict:
     return {"definition": DEFINITION, "epochs": epochs, "train_acc": [float(values[e][0]) for e in epochs],
             "test_acc": [float(values[e][1]) for e in epochs], "weights_crc32": [int(fingerprints[e]) for e in epochs],
             "notes": [str(n) for n in notes]}
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _accuracy(value) -> bool:

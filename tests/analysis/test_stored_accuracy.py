@@ -42,7 +42,8 @@ def _values(report):
     return report.epochs, report.train_acc, report.test_acc
 
 
-def _no_computing(monkeypatch):
+def no_computing(monkeypatch):
+    """The accuracies' computation fails the test if it is called."""
     from grokviz.core.importers import evaluate
 
     def refuse(*args, **kwargs):
@@ -81,7 +82,7 @@ def test_convert_stores_the_accuracies_and_a_reopen_reads_them(tmp_path, monkeyp
     original, out = _converted(tmp_path, kind)
     expected = _report(original)  # computed from the foreign file's weights
     assert len(expected.epochs) == len(original.epochs) >= 3 and not expected.recorded
-    _no_computing(monkeypatch)
+    no_computing(monkeypatch)
     reopened = load_run(out)
     assert reopened.checkpoint_accuracy["epochs"] == reopened.epochs
     report = _report(reopened)
@@ -97,7 +98,7 @@ def test_a_save_after_the_report_ran_stores_it(tmp_path, monkeypatch):
     run = load_run(source)
     expected = _report(run)
     save_run(run, tmp_path / "saved.pt")
-    _no_computing(monkeypatch)
+    no_computing(monkeypatch)
     assert _values(_report(load_run(tmp_path / "saved.pt"))) == _values(expected)
 
 

@@ -54,9 +54,9 @@ def grokked_label(line) -> str:
 def test_save_as_stores_the_points_and_a_reopen_shows_them_without_computing(qtbot, window, tmp_path, monkeypatch):
     """File › Save as… of a Nanda file writes its checkpoint accuracies; the saved file's Training
     tab draws them from the file (the computation is made to fail)."""
-    from grokviz.core.importers import evaluate
     from grokviz.core.runfile import load_run
     from tests.analysis.test_phases import write_nanda_like
+    from tests.analysis.test_stored_accuracy import no_computing
     from tests.gui.conftest import open_and_wait
 
     source, out = tmp_path / "full_run_data.pth", tmp_path / "saved.pt"
@@ -67,10 +67,7 @@ def test_save_as_stores_the_points_and_a_reopen_shows_them_without_computing(qtb
     stored = load_run(out).checkpoint_accuracy
     assert stored["epochs"] == run.epochs
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("checkpoint accuracies recomputed")
-
-    monkeypatch.setattr(evaluate, "checkpoint_accuracies", refuse)
+    no_computing(monkeypatch)
     open_and_wait(qtbot, window, str(out))
     view = window.training_view
     qtbot.waitUntil(lambda: view.checkpoint_accuracy is not None, timeout=30_000)
