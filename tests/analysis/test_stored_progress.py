@@ -88,7 +88,9 @@ def test_analyze_progress_reads_the_file_without_torch(small_run, tmp_path):
     bare = tmp_path / "bare.pt"  # no stored records: the report is computed (with torch), same command
     from grokviz.core.runfile import save_run
 
-    save_run(small_run, bare)
+    bare_run = copy.copy(small_run)
+    bare_run.progress = None  # the shared fixture: other tests' progress reports leave their records on it
+    save_run(bare_run, bare)
     done = subprocess.run([sys.executable, "-c", script, str(bare)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr.endswith("torch imported"), done.stderr
     assert json.loads(done.stdout)["table"]["epochs"] == small_run.epochs
