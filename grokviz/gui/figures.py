@@ -456,45 +456,74 @@ def progress_csv(progress: dict) -> CurveData:
     return out
 
 
+def progress_loss_series(progress: dict) -> list:
+    """(name, epochs, values) of the Progress losses panel (log y: clipped at 1e-30)."""
+    return [(f"{name} loss", progress["epochs"], np.clip(np.asarray(progress[f"{name}_loss"], dtype=float), 1e-30, None))
+            for name in ("train", "test", "restricted", "excluded")]
+
+
+def cos_coefficient_series(progress: dict) -> list:
+    return [(f"k = {k}", progress["epochs"], values) for k, values in progress["cos_coef"].items()]
+
+
+def weight_norm_series(progress: dict) -> list:
+    return [("Σθ²", progress["epochs"], progress["weight_norm"])]
+
+
+def gini_series(progress: dict) -> list:
+    return [("W_E", progress["epochs"], progress["gini_W_E"]), ("W_L = (W_out·W_U)ᵀ", progress["epochs"], progress["gini_W_L"])]
+
+
 def draw_progress_losses(plot: pg.PlotItem, progress: dict) -> None:
     plot.setLogMode(y=True)
     _legend(plot)
-    for name in ("train", "test", "restricted", "excluded"):
-        y = np.clip(np.asarray(progress[f"{name}_loss"], dtype=float), 1e-30, None)
-        plot.addItem(curve(progress["epochs"], y, pen=pg.mkPen(LOSS_COLORS[name], width=2),
-                                     symbol="o", symbolSize=4, symbolBrush=LOSS_COLORS[name], symbolPen=None,
-                                     name=f"{name} loss"))
+    for (name, x, y), key in zip(progress_loss_series(progress), ("train", "test", "restricted", "excluded")):
+        plot.addItem(curve(x, y, pen=pg.mkPen(LOSS_COLORS[key], width=2), symbol="o", symbolSize=4,
+                           symbolBrush=LOSS_COLORS[key], symbolPen=None, name=name))
     add_phases(plot, progress["phases"])
     style_plot(plot, "Train, test, restricted and excluded loss", "epoch", "loss (nats, log scale)")
 
 
 def draw_cos_coefficients(plot: pg.PlotItem, progress: dict) -> None:
     _legend(plot, offset=(10, 10))  # top left: the coefficients start near 0 (top right: the cursor's label)
-    for i, (k, values) in enumerate(progress["cos_coef"].items()):
-        color = colormaps.series_color(i)
-        plot.addItem(curve(progress["epochs"], values, pen=pg.mkPen(color, width=2), name=f"k = {k}"))
+    for i, (name, x, y) in enumerate(cos_coefficient_series(progress)):
+        plot.addItem(curve(x, y, pen=pg.mkPen(colormaps.series_color(i), width=2), name=name))
     add_phases(plot, progress["phases"], labels=False)
     style_plot(plot, f"Logits' coefficient on cos(w_k({progress['cos_argument']}))", "epoch",
                "coefficient (logit units)")
 
 
 def draw_weight_norm(plot: pg.PlotItem, progress: dict) -> None:
-    plot.addItem(curve(progress["epochs"], progress["weight_norm"], pen=pg.mkPen("#000", width=2)))
+    for name, x, y in weight_norm_series(progress):  # one curve: no legend
+        plot.addItem(curve(x, y, pen=pg.mkPen("#000", width=2), name=name))
     add_phases(plot, progress["phases"], labels=False)
     style_plot(plot, "Total weight norm Σθ²", "epoch", "Σθ² (sum of squared parameters)")
 
 
 def draw_gini(plot: pg.PlotItem, progress: dict) -> None:
     _legend(plot, offset=(10, 10))  # top left: sparsity grows over training, so the curves start low
-    plot.addItem(curve(progress["epochs"], progress["gini_W_E"], pen=pg.mkPen(SIN_COLOR, width=2),
-                                 name="W_E"))
-    plot.addItem(curve(progress["epochs"], progress["gini_W_L"], pen=pg.mkPen(COS_COLOR, width=2),
-                                 name="W_L = (W_out·W_U)ᵀ"))
+    for (name, x, y), color in zip(gini_series(progress), (SIN_COLOR, COS_COLOR)):
+        plot.addItem(curve(x, y, pen=pg.mkPen(color, width=2), name=name))
     add_phases(plot, progress["phases"], labels=False)
     style_plot(plot, "Gini coefficient of the Fourier-component norms", "epoch", "Gini (0 = spread, 1 = sparse)")
     # a Gini coefficient's whole range: auto-ranged on early checkpoints (0.03–0.07) the ticks
     # "0.030"… were wider than the axis and showed as "30"…
     plot.setYRange(0.0, 1.0, padding=0.02)
+
+
+PROGRESS_SERIES = {draw_progress_losses: progress_loss_series, draw_cos_coefficients: cos_coefficient_series,
+                   draw_weight_norm: weight_norm_series, draw_gini: gini_series}
+
+
+def update_series(plot: pg.PlotItem, series: list) -> bool:
+    """Give the plot's curves new data in place when it already has exactly these named curves
+    (live updates: rebuilding curves, legend and labels costs ~40 ms a panel); False otherwise."""
+    items = {item.name(): item for item in plot.listDataItems()}
+    if set(items) != {name for name, _, _ in series}:
+        return False
+    for name, x, y in series:
+        items[name].setData(x, y)
+    return True
 
 
 PROGRESS_PANELS = (draw_progress_losses, draw_cos_coefficients, draw_weight_norm, draw_gini)

@@ -28,8 +28,12 @@ def test_short_training_run_updates_curves_and_opens(qtbot, window, tmp_path, er
         assert default_output_directory(window.settings) == str(tmp_path)  # remembered for the next run
         qtbot.waitUntil(lambda: len(job.measures) >= 2, timeout=60_000)
         progress_tab.refresh_live()
-        assert progress_tab.result is not None and len(progress_tab.result["epochs"]) >= 2
+        assert progress_tab.result is None  # hidden: nothing drawn (the window's thread stays free)
+        window.tabs.setCurrentWidget(progress_tab)  # shown: it catches up
+        qtbot.waitUntil(lambda: progress_tab.result is not None, timeout=5000)
+        assert len(progress_tab.result["epochs"]) >= 2
         assert all(cursor is None for cursor in progress_tab.cursors.values())  # no cursor of the open run
+
     assert job.process.state() == job.process.ProcessState.NotRunning  # trained in the child process
     run = ended.args[0]
     assert run is not None and run.status == "finished" and run.epochs_trained == 400

@@ -94,6 +94,44 @@ def test_progress_tab_names_the_cos_cubes_in_the_task_coordinates(qtbot, pow_run
     assert "cos(w_k(a^3+b^3−c))" in title  # pow m = n = 3: the phase is a³ + b³ − c, not a + b − c
 
 
+def test_live_progress_redraws_in_place_and_only_when_shown(qtbot, small_run):
+    """While training, a new checkpoint's record moves the drawn curves' data (rebuilding four
+    panels' items cost the window's thread 40–150 ms); new key frequencies redraw; hidden, nothing."""
+    import copy
+    from types import SimpleNamespace
+
+    from grokviz.analysis.live import LiveProgress
+    from grokviz.gui.tabs.progress import ProgressView
+
+    run = copy.copy(small_run)
+    LiveProgress(run.task, *run.indices()).finalize(run)
+    records = run.progress
+    tab = ProgressView(AppState())
+    qtbot.addWidget(tab)
+    tab.resize(1000, 700)
+    tab.show()
+    job = SimpleNamespace(measures=records[:2], task=run.task)
+    tab.attach_job(job)
+    tab.refresh_live()
+    losses = tab.panels["losses"].getPlotItem()
+    drawn = losses.listDataItems()
+    job.measures = records[:3]
+    tab.refresh_live()
+    assert losses.listDataItems() == drawn and len(drawn[0].getData()[0]) == 3  # same items, new data
+    other = [k for k in range(1, run.p // 2 + 1) if k not in records[3]["key_freqs"]][:1]
+    job.measures = [*records[:3], {**records[3], "key_freqs": other}]
+    tab.refresh_live()
+    assert losses.listDataItems() != drawn  # another key set: drawn afresh
+    assert [item.name() for item in tab.panels["cos_coefficients"].getPlotItem().listDataItems()] == [f"k = {other[0]}"]
+    tab.hide()
+    job.measures = records[:5]
+    tab.refresh_live()
+    assert len(tab.result["epochs"]) == 4  # hidden: not drawn
+    tab.show()
+    qtbot.waitUntil(lambda: len(tab.result["epochs"]) == 5, timeout=5000)  # shown: it catches up
+    tab.detach_job()
+
+
 def test_tab_export_files(qtbot, tmp_path, small_run):
     """Standalone use (run + epoch) and export_figures: PNG not blank, SVG with paths, CSV numbers."""
     import xml.etree.ElementTree as ET

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtCore
 
 from grokviz.gui import figures
 from grokviz.gui.export import CurveData
@@ -52,11 +53,9 @@ class ProgressView(AnalysisTab):
     # -- live, while training ----------------------------------------------------------------
     def attach_job(self, job) -> None:
         """Show ``job``'s live progress measures (refreshed once a second) until :meth:`detach_job`."""
-        from PySide6 import QtCore
-
         self.cancel()
         self.job = job
-        self._live_count = 0
+        self._live_count, self._live_drawn, self._live_keys = 0, False, None
         self.result = None
         self.clear()
         self.status.setText("Training: progress measures appear at each checkpoint…")
@@ -74,17 +73,34 @@ class ProgressView(AnalysisTab):
         self._computed_key = None
 
     def refresh_live(self) -> None:
+        """Draw the records that arrived since the last refresh — only while the tab is shown (a
+        redraw costs the window's thread 40–150 ms; :meth:`showEvent` catches up)."""
         job = getattr(self, "job", None)
-        if job is None or len(job.measures) == self._live_count:
+        if job is None or len(job.measures) == self._live_count or not self.isVisible():
             return
         self._live_count = len(job.measures)
         result = live_progress_data(job.measures, job.task)
         self.result = result
-        self.show_result(result)
+        if not self._update_live(result):
+            self.show_result(result)
         last = job.measures[-1]
         self.status.setText(f"live · {len(job.measures)} checkpoints · epoch {last['epoch']:,} · key frequencies "
                             f"{result['key_freqs'] or 'none yet'} (of this checkpoint) · restricted loss "
                             f"{last['restricted_loss']:.3g} · excluded loss {last['excluded_loss']:.3g}")
+
+    def _update_live(self, result) -> bool:
+        """New data for the curves already drawn, when the key frequencies are unchanged (one
+        :func:`~grokviz.gui.figures.update_series` per panel); False: draw afresh."""
+        if not self._live_drawn or self._live_keys != result["key_freqs"]:
+            self._live_drawn, self._live_keys = True, list(result["key_freqs"])
+            return False
+        plots = [(self.panels[name].getPlotItem(), figures.PROGRESS_SERIES[draw](result)) for name, draw in PANELS]
+        return all(figures.update_series(plot, series) for plot, series in plots)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if getattr(self, "job", None) is not None:
+            QtCore.QTimer.singleShot(0, self.refresh_live)
 
     def request(self, force: bool = False) -> None:
         if getattr(self, "job", None) is not None:
