@@ -87,7 +87,7 @@ def test_cluster_names_over_the_heatmap_do_not_overlap(qtbot, tabs):
     assert tip == "cluster k = 3: 4 neurons, columns 22–25"
 
 
-def test_hook_names_under_the_symmetry_chart_do_not_overlap(qtbot, tabs):
+def test_hook_names_under_the_symmetry_chart_do_not_overlap_and_open_the_hook(qtbot, tabs):
     window = tabs
     tab = shown(qtbot, window, "Symmetry")
     settled(qtbot, tab.chart)
@@ -95,9 +95,13 @@ def test_hook_names_under_the_symmetry_chart_do_not_overlap(qtbot, tabs):
     texts = [figures.display_hook_label(label) for label in tab.result["labels"]]
     assert "resid_mid" in texts and len(texts) == 16
     drawn = dict(assert_readable(axis, texts, tab.chart.sceneRect()))
-    # the full hook name on hover
+    # the full hook name on hover, and a click on the name opens the hook in the Explorer
     rect = drawn["resid_mid"]
     assert axis.tooltip_at(axis.mapFromScene(rect.center())) == "blocks.0.hook_resid_mid"
+    point = tab.chart.mapFromScene(rect.center())
+    with qtbot.waitSignal(tab.openInExplorer, timeout=2000) as blocker:
+        qtbot.mouseClick(tab.chart.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
+    assert blocker.args[0] == "blocks.0.hook_resid_mid"
 
 
 def test_exported_figures_do_not_overlap(qtbot, tabs):
