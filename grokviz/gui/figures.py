@@ -24,6 +24,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from grokviz.gui import colormaps
 from grokviz.gui.export import CurveData, ImageData, export_csv, export_png, export_svg
+from grokviz.gui.label_axis import AxisLabel, row_label_axis
 
 FIGURE_SIZE = (1200, 800)
 TITLE_SIZE = "15pt"
@@ -205,33 +206,45 @@ def neuron_heatmap_csv(spectrum: dict) -> ImageData:
                              f"clusters: {spectrum['cluster_sizes']}")
 
 
+def _cluster_runs(spectrum: dict) -> list:
+    """(first column, end column, cluster frequency or 0) per run of one cluster in the sorted neuron order."""
+    clusters = np.asarray(spectrum["neuron_cluster"])[spectrum["neuron_order"]]
+    runs, start = [], 0
+    for index in range(1, len(clusters) + 1):
+        if index == len(clusters) or clusters[index] != clusters[start]:
+            runs.append((start, index, int(clusters[start])))
+            start = index
+    return runs
+
+
+def _cluster_label(begin: int, end: int, freq: int, threshold: float) -> AxisLabel:
+    """``k=8: 129`` (frequency: neurons) or ``no cluster: 121`` at the run's centre; the long form on hover."""
+    what = f"cluster k = {freq}" if freq else f"no cluster (no frequency > {threshold:g})"
+    return AxisLabel((begin + end - 1) / 2, f"k={freq}: {end - begin}" if freq else f"no cluster: {end - begin}",
+                     f"{what}: {end - begin} neurons, columns {begin}–{end - 1}")
+
+
 def draw_neuron_heatmap(plot: pg.PlotItem, spectrum: dict, colorbar: bool = True) -> pg.ImageItem:
-    """Neuron × frequency fraction explained, neurons sorted by cluster, cluster sizes annotated."""
+    """Neuron × frequency fraction explained, neurons sorted by cluster; the clusters named (with
+    their sizes) on the top axis, in rows that never overlap (:mod:`grokviz.gui.label_axis`)."""
     values = neuron_heatmap_values(spectrum)
     n_freq, n_neurons = values.shape
     image = _image(plot, values, colormaps.sequential(), (0.0, 1.0), x0=0, y0=1)
     if colorbar:
         _colorbar(plot, image, colormaps.sequential(), (0.0, 1.0), "fraction explained")
-    clusters = np.asarray(spectrum["neuron_cluster"])[spectrum["neuron_order"]]
-    start = 0
-    boundaries = []
-    for index in range(1, n_neurons + 1):
-        if index == n_neurons or clusters[index] != clusters[start]:
-            boundaries.append((start, index, int(clusters[start])))
-            start = index
-    for begin, end, freq in boundaries:
-        if begin > 0:
-            plot.addItem(pg.InfiniteLine(begin - 0.5, angle=90, pen=pg.mkPen("#fff", width=1, style=QtCore.Qt.PenStyle.DashLine)))
-        text = f"k={freq}: {end - begin}" if freq else f"no cluster: {end - begin}"
-        label = pg.TextItem(text, color="#000", anchor=(0.5, 1), fill=(255, 255, 255, 200))
-        label.setFont(_font(9))
-        label.setPos((begin + end - 1) / 2, n_freq + 0.5)
-        plot.addItem(label)
+    runs = _cluster_runs(spectrum)
+    for begin, _, _ in runs[1:]:  # a dashed line where a cluster starts
+        plot.addItem(pg.InfiniteLine(begin - 0.5, angle=90, pen=pg.mkPen("#fff", width=1, style=QtCore.Qt.PenStyle.DashLine)))
+    top = row_label_axis(plot, "top")
+    top.setPen(pg.mkPen("#000"))
+    top.setTextPen(pg.mkPen("#000"))
+    top.setTickFont(_font(TICK_POINT_SIZE - 1))
+    top.set_labels([_cluster_label(*run, spectrum["cluster_threshold"]) for run in runs])
     style_plot(plot, f"Neuron spectra: fraction of each neuron's variance per frequency "
                      f"({sum(spectrum['cluster_sizes'].values())} of {n_neurons} neurons in clusters > {spectrum['cluster_threshold']:g})",
                "neuron (sorted by cluster, then fraction)", "frequency k")
     plot.setXRange(-0.5, n_neurons - 0.5, padding=0)
-    plot.setYRange(0.5, n_freq + 0.5 + max(2.0, n_freq * 0.06), padding=0)
+    plot.setYRange(0.5, n_freq + 0.5, padding=0)
     plot.getAxis("left").setTicks([_frequency_ticks(n_freq, spectrum["key_freqs"], start=1)])
     return image
 
@@ -261,7 +274,8 @@ def display_hook_label(label: str) -> str:
 
 
 def draw_symmetry(plot: pg.PlotItem, symmetry: dict, epoch=None) -> None:
-    """Symmetry score and c/2-model R² per hook in forward order (lines with markers)."""
+    """Symmetry score and c/2-model R² per hook in forward order (lines with markers); the hooks'
+    short names on the x axis in rows that never overlap, the full name on hover."""
     x = np.arange(len(symmetry["hooks"]), dtype=float)
     score = np.asarray(symmetry["score"], dtype=float)
     explained = np.asarray(symmetry["explained"], dtype=float)
@@ -279,8 +293,9 @@ def draw_symmetry(plot: pg.PlotItem, symmetry: dict, epoch=None) -> None:
         _legend(plot).addItem(pg.ScatterPlotItem(symbol="x", pen=pg.mkPen("#777", width=2)),
                               "constant at = (no (a, b) dependence)")
     plot.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen("#bbb")))
-    axis = plot.getAxis("bottom")
-    axis.setTicks([[(float(i), display_hook_label(label)) for i, label in enumerate(symmetry["labels"])]])
+    axis = row_label_axis(plot, "bottom")  # long hook names side by side collide: staggered rows
+    axis.set_labels([AxisLabel(float(i), display_hook_label(label), hook)
+                     for i, (label, hook) in enumerate(zip(symmetry["labels"], symmetry["hooks"]))])
     axis.setStyle(tickTextOffset=6)
     when = f" at epoch {epoch}" if epoch is not None else ""
     style_plot(plot, f"Where the c/2 symmetry appears: hooks at the = position{when}",

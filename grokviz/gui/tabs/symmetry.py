@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from grokviz.gui import figures
+from grokviz.gui.label_axis import RowLabelAxis
 from grokviz.gui.tabs.base import AnalysisTab
 
 
@@ -23,7 +24,7 @@ class SymmetryView(AnalysisTab):
     def build(self):
         self.chart = pg.PlotWidget(background="w")
         self.chart.scene().sigMouseClicked.connect(self._chart_clicked)
-        self.chart.setToolTip("Click a hook to open it in the Explorer in [c, a] order at the = position")
+        self.chart.setToolTip("Click a hook (or its name) to open it in the Explorer in [c, a] order at the = position")
         self.c_spin = QtWidgets.QSpinBox()
         self.c_spin.setPrefix("c = ")
         self.c_spin.setValue(figures.DEFAULT_SLICE_C)
@@ -70,7 +71,7 @@ class SymmetryView(AnalysisTab):
         marks = (f"; dashed: {operand} = {answer}/2 and {answer}/2 + {'p' if answer == 'c' else 'n'}/2"
                  if result.get("mirrors", True) else "; no c/2 mirrors on this grid")
         self.slice_label.setText(f"over {operand} (the highest-variance directions){marks}")
-        self.chart.setToolTip(f"Click a hook to open it in the Explorer in {self._ordering()} order at the = position")
+        self.chart.setToolTip(f"Click a hook (or its name) to open it in the Explorer in {self._ordering()} order at the = position")
         self._draw_slice()
 
     def _slice_axes(self) -> tuple:
@@ -100,7 +101,13 @@ class SymmetryView(AnalysisTab):
         self.slice.getPlotItem().clear()
 
     def _chart_clicked(self, event):
+        if self.result is None:
+            return
         x = self.x_at_click(self.chart, event)
+        axis = self.chart.getPlotItem().getAxis("bottom")
+        if x is None and isinstance(axis, RowLabelAxis):  # on a hook's name under the chart?
+            label = axis.label_at(axis.mapFromScene(event.scenePos()))
+            x = None if label is None else label.position
         if x is None:
             return
         index = int(round(x))
