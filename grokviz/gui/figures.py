@@ -268,8 +268,9 @@ def symmetry_csv(symmetry: dict) -> CurveData:
 
 
 def display_hook_label(label: str) -> str:
-    """Short tick label of a hook: ``attn.hook_attn_scores`` → ``scores``, ``mlp.pre`` → ``mlp pre``."""
-    label = label.replace("attn.attn_scores", "scores").replace("attn.", "").replace("mlp.", "mlp ")
+    """Short tick label of a hook: ``attn.hook_attn_scores`` → ``scores``, ``mlp.pre`` → ``mlp_pre``
+    (underscores, as ``mlp_out``, ``resid_mid``)."""
+    label = label.replace("attn.attn_scores", "scores").replace("attn.", "").replace("mlp.", "mlp_")
     return label
 
 
@@ -299,7 +300,8 @@ def draw_symmetry(plot: pg.PlotItem, symmetry: dict, epoch=None) -> None:
     axis.setStyle(tickTextOffset=6)
     when = f" at epoch {epoch}" if epoch is not None else ""
     style_plot(plot, f"Where the c/2 symmetry appears: hooks at the = position{when}",
-               "hook (forward order: embed → … → resid_post)", "score / fraction (1 = symmetric / fully explained)")
+               f"hook (forward order: {' → … → '.join(display_hook_label(symmetry['labels'][i]) for i in (0, -1))})"
+               if symmetry["labels"] else "hook", "score / fraction (1 = symmetric / fully explained)")
     plot.setYRange(min(-0.1, float(np.nanmin(np.r_[score, explained, 0.0])) - 0.05), 1.08, padding=0)
     plot.setXRange(-0.6, len(x) - 0.4, padding=0)
 
