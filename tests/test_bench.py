@@ -87,11 +87,13 @@ def test_live_overhead_pairs_intervals_with_and_without_the_measures(monkeypatch
     assert all(state.startswith("g") for _, state in measured)  # the grokked arm's states, in turn
     assert timer.ratio() == pytest.approx(11.0 / 10.0)  # two whole groups of four intervals
     assert timer.ratio(1) == pytest.approx(11.0 / 10.0)
+    assert timer.measure_time() == pytest.approx(1.0) and timer.interval_without() == pytest.approx(10.0)
 
 
 def test_live_overhead_paired_run_measures_the_real_trainer():
-    from grokviz.gui.live_overhead_bench import paired_ratio
+    from grokviz.gui.live_overhead_bench import paired_run
 
-    wall, cpu = paired_ratio(500, p=13)  # warm-up, then 4 intervals: measures after the 1st and the 4th
-    assert 0.5 < wall < 3.0 and 0.5 < cpu < 3.0
+    run = paired_run(500, p=13)  # warm-up, then 4 intervals: measures after the 1st and the 4th
+    assert len(run.measure_seconds) == 2 and 0 < run.measure_time() < run.interval_without()
+    assert 0.5 < run.ratio(0) < 3.0 and 0.5 < run.ratio(1) < 3.0
 

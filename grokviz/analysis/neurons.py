@@ -113,9 +113,11 @@ def neuron_fraction_at(post: torch.Tensor, coords, freqs) -> torch.Tensor | None
     y = (fa @ post.reshape(p, -1)).view(len(rows), p, -1)  # [r, p_b, N]
     squares = torch.matmul(fb, y).double().square()  # C² at the selected rows of both axes [r, r, N]
     const = squares[0, 0].clone()
-    inside = (torch.tensor(coords.phi.in_group)[:, None] & torch.tensor(coords.psi.in_group)).reshape(1, -1)
+    outside = ~(torch.tensor(coords.phi.in_group)[:, None] & torch.tensor(coords.psi.in_group)).reshape(-1)
     flat = post.reshape(p * p, -1)
-    total = (inside.to(post.dtype) @ (flat * flat)).double()[0] - const  # Σ post² over the group's inputs
+    total = flat.square().sum(0).double() - const  # Σ post² over the group's inputs: all, less the few outside
+    if bool(outside.any()):
+        total -= flat[outside].square().sum(0).double()
     out = torch.zeros(len(freqs), post.shape[-1], dtype=torch.float64)
     for slot, k in enumerate(freqs):
         block = [0] + [i for i, row in enumerate(rows) if row > 0 and basis_freqs[row] == int(k)]
