@@ -502,9 +502,17 @@ def draw_progress_losses(plot: pg.PlotItem, progress: dict) -> None:
 
 
 def draw_cos_coefficients(plot: pg.PlotItem, progress: dict) -> None:
-    _legend(plot, offset=(10, 10))  # top left: the coefficients start near 0 (top right: the cursor's label)
-    for i, (name, x, y) in enumerate(cos_coefficient_series(progress)):
+    series = cos_coefficient_series(progress)
+    if series:
+        _legend(plot, offset=(10, 10))  # top left: the coefficients start near 0 (top right: the cursor's label)
+    if plot.legend is not None:
+        plot.legend.setVisible(bool(series))  # no empty box
+    for i, (name, x, y) in enumerate(series):
         plot.addItem(curve(x, y, pen=pg.mkPen(colormaps.series_color(i), width=2), name=name))
+    if not series and len(progress["epochs"]):
+        note = pg.TextItem("no key frequencies yet (no neuron cluster confirms one)", color="#555", anchor=(0, 0.5))
+        note.setPos(float(progress["epochs"][0]), 0.5)  # the empty view's middle, from the first epoch
+        plot.addItem(note)
     add_phases(plot, progress["phases"], labels=False)
     style_plot(plot, f"Logits' coefficient on cos(w_k({progress['cos_argument']}))", "epoch",
                "coefficient (logit units)")

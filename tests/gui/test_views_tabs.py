@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 
@@ -123,12 +124,18 @@ def test_live_progress_redraws_in_place_and_only_when_shown(qtbot, small_run):
     tab.refresh_live()
     assert losses.listDataItems() != drawn  # another key set: drawn afresh
     assert [item.name() for item in tab.panels["cos_coefficients"].getPlotItem().listDataItems()] == [f"k = {other[0]}"]
-    tab.hide()
-    job.measures = records[:5]
+    job.measures = [*job.measures, {**records[4], "key_freqs": []}]  # none confirmed at this checkpoint
     tab.refresh_live()
-    assert len(tab.result["epochs"]) == 4  # hidden: not drawn
+    cos = tab.panels["cos_coefficients"].getPlotItem()
+    notes = [item.toPlainText() for item in cos.items if isinstance(item, pg.TextItem)]
+    assert not cos.listDataItems() and not cos.legend.isVisible() and notes == [
+        "no key frequencies yet (no neuron cluster confirms one)"]
+    tab.hide()
+    job.measures = records[:4]
+    tab.refresh_live()
+    assert len(tab.result["epochs"]) == 5  # hidden: not drawn
     tab.show()
-    qtbot.waitUntil(lambda: len(tab.result["epochs"]) == 5, timeout=5000)  # shown: it catches up
+    qtbot.waitUntil(lambda: len(tab.result["epochs"]) == 4, timeout=5000)  # shown: it catches up
     tab.detach_job()
 
 
