@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,7 @@ def style_plot(plot: pg.PlotItem, title: str = "", x_label: str = "", y_label: s
     """
     if title:
         plot.setTitle(title, size=getattr(plot, "grokviz_title_size", TITLE_SIZE), color="#000" if white else None)
+        wrap_title(plot)
     font = QtGui.QFont()
     font.setPointSize(TICK_POINT_SIZE)
     for side, text in (("bottom", x_label), ("left", y_label)):
@@ -68,6 +70,52 @@ def style_plot(plot: pg.PlotItem, title: str = "", x_label: str = "", y_label: s
         if text:
             axis.setLabel(text, **(LABEL_STYLE if white else {"font-size": "11pt"}))
     return plot
+
+
+def wrap_title(plot: pg.PlotItem) -> None:
+    """Let a title longer than its plot wrap onto more lines (call after each ``setTitle``).
+
+    pyqtgraph makes a title's one-line width the plot's minimum width (``LabelItem.updateMin``):
+    in a narrow panel the plot then overflows its widget and its right side (axis, legend,
+    colour bar) is cut off."""
+    label = plot.titleLabel
+    if not getattr(label, "grokviz_wraps", False):
+        label.grokviz_wraps = True
+        option = label.item.document().defaultTextOption()
+        option.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        label.item.document().setDefaultTextOption(option)
+        label.updateMin = types.MethodType(_title_minimum, label)  # pyqtgraph calls it from Python
+        label.geometryChanged.connect(lambda: _fit_title(label))
+        label.grokviz_layout = plot.layout
+    label.grokviz_fitted_width = None
+    label.updateMin()
+    _fit_title(label)
+
+
+def _title_minimum(label) -> None:
+    """``LabelItem.updateMin`` without the one-line width: as tall as the (wrapped) text, as narrow as need be."""
+    bounds = label.itemRect()
+    label.setMinimumWidth(0)
+    label.setMinimumHeight(bounds.height())
+    if label.isVisible():  # pyqtgraph's title row is 30 px (PlotItem.setTitle): room for every line
+        height = max(30.0, bounds.height())
+        label.setMaximumHeight(height)
+        label.grokviz_layout.setRowFixedHeight(0, height)
+    label._sizeHint = {QtCore.Qt.SizeHint.MinimumSize: (0, bounds.height()),
+                       QtCore.Qt.SizeHint.PreferredSize: (bounds.width(), bounds.height()),
+                       QtCore.Qt.SizeHint.MaximumSize: (-1, -1), QtCore.Qt.SizeHint.MinimumDescent: (0, 0)}
+    label.updateGeometry()
+
+
+def _fit_title(label) -> None:
+    width = label.geometry().width()
+    if width <= 0 or label.grokviz_fitted_width == round(width):
+        return
+    label.grokviz_fitted_width = round(width)
+    label.item.setTextWidth(-1)  # one line, to see whether it fits
+    if label.item.boundingRect().width() > width:
+        label.item.setTextWidth(width)
+    label.resizeEvent(None)  # pyqtgraph's own placement (centred), then the minimum above
 
 
 def _legend(plot: pg.PlotItem, offset=(-10, 10)) -> pg.LegendItem:
