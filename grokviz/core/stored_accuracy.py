@@ -81,14 +81,14 @@ def read_entry(value, notes: list) -> dict | None:
     return value
 
 
-def matching(entry: dict | None, run) -> dict:
-    """``{epoch: (train_acc, test_acc)}`` of the stored values that describe ``run``'s weights: the
-    epoch is one of the run's and its weights have the stored fingerprint."""
+def matching(entry: dict | None, run) -> tuple[dict, dict]:
+    """``({epoch: (train_acc, test_acc)}, {epoch: fingerprint})`` of the stored values that describe
+    ``run``'s weights: the epoch is one of the run's and its weights have the stored fingerprint."""
     if not entry:
-        return {}
+        return {}, {}
     have = set(run.epochs)
-    out = {}
+    values, prints = {}, {}
     for epoch, train, test, crc in zip(entry["epochs"], entry["train_acc"], entry["test_acc"], entry["weights_crc32"]):
         if epoch in have and fingerprint(run.state_dict(epoch)) == crc:
-            out[epoch] = (train, test)
-    return out
+            values[epoch], prints[epoch] = (train, test), crc
+    return values, prints

@@ -125,9 +125,12 @@ def grokked_states(count: int = 8) -> tuple[list, float]:
 def remeasure_seconds(live, states) -> float:
     """Median seconds of :meth:`~grokviz.analysis.live.LiveProgress.finalize`'s work per checkpoint:
     the measures at given key frequencies (each state's own, as found live)."""
+    from grokviz.analysis.live import key_freqs_of
+
     seconds = []
     for index, state in enumerate(states):
-        keys = live.measure(-1 - index, state)["key_freqs"]  # the key set and its setup, as finalize has them
+        keys = key_freqs_of(state, live.task)
+        live.setup(keys)  # built once per key set (finalize shares one for the run's final keys)
         began = time.perf_counter()
         live.measure(-1 - index, state, keys)
         seconds.append(time.perf_counter() - began)

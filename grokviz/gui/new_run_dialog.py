@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from grokviz.gui.choice_combo import choice_combo
+
 ERROR_STYLE = "color: #c62828;"
 
 # ParameterError.parameter → the field whose error label shows it
@@ -155,16 +157,12 @@ class NewRunDialog(QtWidgets.QDialog):
         grokfast_layout.addStretch(1)
 
         # Prieto et al.'s remedies for softmax collapse (design.md §6b); the defaults are the notebooks'
-        self.loss = QtWidgets.QComboBox()
-        for name in LOSSES:
-            self.loss.addItem(LOSS_TITLES[name], name)
-        self.loss.setToolTip("StableMax replaces exp in the softmax with s(x) = x + 1 (x ≥ 0), 1/(1 − x) (x < 0), "
-                             "so float32 probabilities never round to exactly 1 (softmax collapse).")
-        self.optimizer = QtWidgets.QComboBox()
-        for name in OPTIMIZERS:
-            self.optimizer.addItem(OPTIMIZER_TITLES[name], name)
-        self.optimizer.setToolTip("⊥Grad removes from each weight's gradient its component along that weight, "
-                                  "g ← g − (g·θ/θ·θ) θ, before the AdamW step.")
+        self.loss = choice_combo({name: LOSS_TITLES[name] for name in LOSSES},
+                                 "StableMax replaces exp in the softmax with s(x) = x + 1 (x ≥ 0), 1/(1 − x) (x < 0), "
+                                 "so float32 probabilities never round to exactly 1 (softmax collapse).")
+        self.optimizer = choice_combo({name: OPTIMIZER_TITLES[name] for name in OPTIMIZERS},
+                                      "⊥Grad removes from each weight's gradient its component along that weight, "
+                                      "g ← g − (g·θ/θ·θ) θ, before the AdamW step.")
 
         self.out = QtWidgets.QLineEdit()
         browse = QtWidgets.QPushButton("Browse…")

@@ -41,7 +41,7 @@ def checkpoint_accuracy(session, epoch, on_progress=None, cancel=None):
 
     run = session.run
     stored = run.checkpoint_accuracy
-    values = stored_accuracy.matching(stored, run)
+    values, fingerprints = stored_accuracy.matching(stored, run)
     notes = list(stored["notes"]) if values else []
     missing = [e for e in run.epochs if e not in values]
     if missing:
@@ -49,7 +49,7 @@ def checkpoint_accuracy(session, epoch, on_progress=None, cancel=None):
         if len(computed) < len(missing):
             raise ReportCancelled("checkpoint accuracies cancelled")
         values.update(computed)
-        fingerprints = {e: stored_accuracy.fingerprint(run.state_dict(e)) for e in values}
+        fingerprints.update({e: stored_accuracy.fingerprint(run.state_dict(e)) for e in computed})  # the matched have theirs
         run.checkpoint_accuracy = stored_accuracy.make_entry(values, fingerprints, notes)
     epochs = sorted(values)
     return CheckpointAccuracy(epochs, [values[e][0] for e in epochs], [values[e][1] for e in epochs],

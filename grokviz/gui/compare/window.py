@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from grokviz.core.epochs import MODE_LABELS, MODES
 from grokviz.gui import dialogs, views
+from grokviz.gui.choice_combo import choice_combo
 from grokviz.gui.compare.link import SIDES, EpochLink
 from grokviz.gui.run_panel import CheckpointSlider
 from grokviz.gui.state import AppState
@@ -180,11 +181,9 @@ class CompareWindow(QtWidgets.QWidget):
         self.link_box = QtWidgets.QCheckBox("One slider for both")
         self.link_box.setChecked(self.link.linked)
         self.link_box.setToolTip("Checked: moving either run's checkpoint moves the other to its paired epoch")
-        self.mode_combo = QtWidgets.QComboBox()
-        for mode in MODES:
-            self.mode_combo.addItem(MODE_LABELS[mode], mode)
-        self.mode_combo.setToolTip("How epochs are paired: the same epoch (nearest stored checkpoint), or the same "
-                                   "fraction of each run's training")
+        self.mode_combo = choice_combo({mode: MODE_LABELS[mode] for mode in MODES},
+                                       "How epochs are paired: the same epoch (nearest stored checkpoint), or the "
+                                       "same fraction of each run's training")
         self.layout_combo = QtWidgets.QComboBox()
         for text in LAYOUTS:
             self.layout_combo.addItem(text)

@@ -8,6 +8,7 @@ from PySide6 import QtWidgets
 
 from grokviz.analysis.session import session_of
 from grokviz.gui import mechanism_figures as mf
+from grokviz.gui.choice_combo import choice_combo
 from grokviz.gui.tabs.base import AnalysisTab
 
 MAX_CHECKPOINTS = 100  # neuron dynamics: evenly spread checkpoints (one neuron spectrum each)
@@ -19,9 +20,7 @@ class DynamicsView(AnalysisTab):
 
     def build(self):
         controls = QtWidgets.QHBoxLayout()
-        self.group_combo = QtWidgets.QComboBox()
-        for group, label in mf.GROUP_LABELS.items():
-            self.group_combo.addItem(label, group)
+        self.group_combo = choice_combo(mf.GROUP_LABELS)
         self.group_combo.currentIndexChanged.connect(self._draw_trajectory)
         controls.addWidget(QtWidgets.QLabel("weights:"))
         controls.addWidget(self.group_combo)
