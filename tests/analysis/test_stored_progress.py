@@ -27,7 +27,15 @@ def _report_json(value):
     return json.dumps(to_json(value), sort_keys=True)
 
 
-@pytest.mark.parametrize("fixture", ["small_run", "pow_run", "mul_run"])
+@pytest.fixture(scope="module")
+def pow_unequal_run():
+    """pow m = 3 ≠ n = 2 mod 23: b² is two-to-one, so the live key rule takes the full report's path."""
+    from tests.conftest import _trained_at_23
+
+    return _trained_at_23("pow", 3, 2)
+
+
+@pytest.mark.parametrize("fixture", ["small_run", "pow_run", "pow_unequal_run", "mul_run"])
 def test_stored_progress_equals_the_report(request, tmp_path, fixture):
     from grokviz.analysis.reports.progress import read_stored
     from grokviz.analysis.session import RunSession
